@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs one load test against a fresh release-built `beckon demo` and reports the server's memory.
+#
+#   bench/load.sh VISITORS CHATTING RATE SECONDS [HOLD_SECONDS] [AGENTS]
+#
+# e.g. idle sessions only:      bench/load.sh 5000 0 0 1 20
+#      messages at 1,000 msg/s: bench/load.sh 5000 100 1000 30
+# Prints the load tool's report, then the server's resident memory before, at peak, and per
+# session. Everything runs on loopback; the test stops by itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+visitors=${1:?visitors}; chatting=${2:?chatting}; rate=${3:?rate}; secs=${4:?seconds}; hold=${5:-0}; agents=${6:-4}
+
+cargo build --release -q -p beckon -p beckon-load
+ulimit -n "$(ulimit -Hn)"
+dir=$(mktemp -d)
+trap 'kill $server 2>/dev/null || true; rm -rf "$dir"' EXIT
+(cd "$dir" && RUST_LOG=warn exec "$OLDPWD/target/release/beckon" demo --bind 127.0.0.1:0 > out.txt 2> err.txt) &
+server=$!
+for _ in $(seq 100); do grep -q "beckon listening on" "$dir/out.txt" 2>/dev/null && break; sleep 0.1; done
+url=$(sed -n 's/^beckon listening on //p' "$dir/out.txt")
+[ -n "$url" ] || { cat "$dir/err.txt"; exit 1; }
+
+capacity=$(( (chatting + agents - 1) / agents + 1 ))
+agent_args=()
+for i in $(seq "$agents"); do
+  BECKON_NEW_AGENT_PASSWORD=load-password target/release/beckon agent-add --widget beckon-demo \
+    --email "load$i@bench.test" --name "Load agent $i" --capacity "$capacity" \
+    --database-url "sqlite://$dir/beckon-demo.db" > /dev/null
+  agent_args+=(--agent "load$i@bench.test:load-password")
+done
+
+rss() { awk '/VmRSS/ {print $2}' "/proc/$server/status"; }
+before=$(rss)
+peak=$before
+( while kill -0 $server 2>/dev/null; do r=$(rss); echo "$r"; sleep 0.25; done ) > "$dir/rss.txt" &
+sampler=$!
+sources=(); for i in 2 3 4 5 6 7 8 9; do sources+=(--source-ip "127.0.0.$i"); done
+target/release/beckon-load --url "$url" --visitors "$visitors" --chatting "$chatting" --rate "$rate" \
+  --duration "$secs" --hold "$hold" "${agent_args[@]}" "${sources[@]}"
+kill $sampler 2>/dev/null || true
+peak=$(sort -n "$dir/rss.txt" | tail -1)
+echo "server RSS: before ${before} KiB, peak ${peak} KiB, per session $(( (peak - before) * 1024 / (visitors > 0 ? visitors : 1) )) bytes"

@@ -1,0 +1,74 @@
+//! `beckon-load`: run a load test against a running server and print the report (see
+//! docs/benchmarks.md for the commands that produced the published figures).
+
+use clap::Parser;
+use std::net::IpAddr;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(about = "Open many visitor sessions and answering agents against a Beckon server")]
+struct Args {
+    /// Server base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    #[arg(long, default_value = "beckon-demo")]
+    widget: String,
+    #[arg(long, default_value_t = 1000)]
+    visitors: usize,
+    #[arg(long, default_value_t = 100)]
+    chatting: usize,
+    /// Agent logins, email:password (repeat); together they need capacity for --chatting.
+    #[arg(long = "agent", required = true)]
+    agents: Vec<String>,
+    /// Messages per second across all chatting visitors.
+    #[arg(long, default_value_t = 500.0)]
+    rate: f64,
+    /// Seconds of sending.
+    #[arg(long, default_value_t = 30)]
+    duration: u64,
+    /// New connections per second.
+    #[arg(long, default_value_t = 2000.0)]
+    connect_rate: f64,
+    /// Local source addresses to spread connections over, e.g. 127.0.0.2 (repeat).
+    #[arg(long = "source-ip")]
+    source_ips: Vec<IpAddr>,
+    /// Seconds to hold all sessions open after sending (idle soak).
+    #[arg(long, default_value_t = 0)]
+    hold: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let a = Args::parse();
+    let agents = a
+        .agents
+        .iter()
+        .map(|s| {
+            s.split_once(':')
+                .map(|(e, p)| (e.to_owned(), p.to_owned()))
+                .ok_or_else(|| anyhow::anyhow!("--agent takes email:password"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let report = beckon_load::run(beckon_load::LoadConfig {
+        url: a.url,
+        widget: a.widget,
+        visitors: a.visitors,
+        chatting: a.chatting,
+        agents,
+        rate: a.rate,
+        duration: Duration::from_secs(a.duration),
+        connect_rate: a.connect_rate,
+        source_ips: a.source_ips,
+        hold: Duration::from_secs(a.hold),
+    })
+    .await?;
+    println!("{}", report.summary());
+    if report.lost > 0 || report.acked < report.sent {
+        anyhow::bail!(
+            "{} acknowledged messages were lost, {} sends unacknowledged",
+            report.lost,
+            report.sent - report.acked
+        );
+    }
+    Ok(())
+}

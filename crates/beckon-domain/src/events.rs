@@ -1,0 +1,100 @@
+//! Domain events: what happened, addressed to whoever must hear of it.
+//!
+//! The server publishes an [`Envelope`] on the bus after each state change has been stored; every
+//! node delivers it to its own sockets subscribed to one of the envelope's [`Topic`]s. Events are
+//! notifications, never the record of truth: a client that misses one (a dropped socket, a node
+//! restart) catches up from the store by sequence number.
+
+use crate::message::Message;
+use crate::model::Conversation;
+use crate::model::PageView;
+use crate::{AgentId, ConversationId, OrgId, Presence, SenderKind, Timestamp, VisitorId, WidgetId};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "lowercase")]
+pub enum Topic {
+    /// Everyone taking part in a conversation (its visitor's tabs, its agent's consoles).
+    Conversation(ConversationId),
+    /// All of one visitor's tabs.
+    Visitor(VisitorId),
+    /// All of one agent's consoles.
+    Agent(AgentId),
+    /// Every agent console of an organisation (queue and presence changes).
+    Org(OrgId),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A message was stored.
+    Message { message: Message },
+    /// Someone started or stopped typing.
+    Typing { conversation_id: ConversationId, from: SenderKind, typing: bool },
+    /// A conversation was created or changed state, agent or offer.
+    Conversation { conversation: Conversation, agent_name: Option<String> },
+    /// An agent's effective presence changed.
+    Presence { agent_id: AgentId, presence: Presence },
+    /// A visitor arrived, moved to another page, started or ended a chat, or was invited.
+    VisitorUpdated { visitor: LiveVisitor },
+    /// A visitor's last tab closed.
+    VisitorLeft { org_id: OrgId, visitor_id: VisitorId },
+    /// Show this invite to the visitor (agent-initiated or rule-based).
+    Invite { visitor_id: VisitorId, invite: Invite },
+}
+
+/// An invite the server sends to a visitor's widget.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invite {
+    pub invite_id: String,
+    pub message: String,
+    /// Show the pre-chat survey after the visitor accepts.
+    pub prechat: bool,
+    pub expiry_ms: i64,
+    /// `agent:<id>` or `rule:<id>`.
+    pub source: String,
+}
+
+/// A visitor on the site right now, as agents see them in the live list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveVisitor {
+    pub visitor_id: VisitorId,
+    pub org_id: OrgId,
+    pub widget_id: WidgetId,
+    pub page: Option<PageView>,
+    /// When the visitor arrived on the current page.
+    pub page_since: Timestamp,
+    pub visit_number: i64,
+    pub visit_started_at: Timestamp,
+    pub country: Option<String>,
+    pub device: Option<String>,
+    pub browser: Option<String>,
+    pub authenticated_as: Option<String>,
+    /// The open conversation, if chatting.
+    pub conversation_id: Option<ConversationId>,
+    /// The last invite shown or offered, and its outcome so far.
+    pub last_invite: Option<InviteStatus>,
+    /// Open tabs.
+    pub tabs: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InviteStatus {
+    pub invite_id: String,
+    pub source: String,
+    /// `offered`, `shown`, `accepted`, `declined`, `expired` or `suppressed`.
+    pub outcome: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub topics: Vec<Topic>,
+    pub event: Event,
+}
+
+impl Envelope {
+    pub fn new(topics: impl Into<Vec<Topic>>, event: Event) -> Self {
+        Self { topics: topics.into(), event }
+    }
+}

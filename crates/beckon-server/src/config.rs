@@ -1,0 +1,217 @@
+//! Typed, layered configuration: defaults < config file < `BECKON_*` environment < flags.
+//!
+//! Nested settings use `__` in environment names (`BECKON_WS__PING_INTERVAL_SECS=10`). Nothing
+//! here is secret yet; when secrets arrive they get a redacting `Debug`.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// The URL visitors' browsers and agents reach the server at (used in the printed embed
+    /// snippet and to decide whether cookies are `Secure`). Default: `http://{bind}`.
+    pub public_url: Option<String>,
+    /// `sqlite://FILE` (created with its schema on first start).
+    pub database_url: String,
+    /// `pretty` for people, `json` for log collectors.
+    pub log_format: LogFormat,
+    /// A visit ends after this long without activity; the next page view starts a new one.
+    pub visit_inactivity_minutes: u32,
+    /// How long an agent's sign-in lasts.
+    pub session_ttl_hours: u32,
+    /// Serve the demo site at `/demo/` (set by `beckon demo`).
+    pub demo: bool,
+    /// A MaxMind-format `.mmdb` database resolving visitors' countries (none: countries unknown).
+    pub geoip_database: Option<std::path::PathBuf>,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// An offer not accepted within this time goes to the next agent.
+    pub offer_timeout_secs: u32,
+    /// An agent whose consoles all closed stays available this long (a reload, a network blip).
+    pub presence_grace_secs: u32,
+    /// Least time between two fetches of a widget's JWKS (visitor authentication keys).
+    pub jwks_min_refresh_secs: u64,
+    pub ws: WsSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// WebSocket tuning. Every visitor on a customer's site holds a socket, so the defaults are
+/// chosen for many idle connections: small buffers (tungstenite's defaults are 128 KiB read and
+/// 128 KiB write per connection), a bounded outgoing queue, and server pings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WsSettings {
+    pub ping_interval_secs: u64,
+    /// Close a socket that has sent nothing (not even a pong) for this long.
+    pub idle_timeout_secs: u64,
+    /// Frames waiting to be written to one socket; a client that lets it fill is disconnected.
+    pub outbox_frames: usize,
+    /// Give up on a socket whose write has not completed within this time.
+    pub write_timeout_secs: u64,
+    /// Largest frame or message accepted, in bytes.
+    pub max_frame_bytes: usize,
+    /// Initial read buffer per socket (grows for a large frame, up to `max_frame_bytes`).
+    pub read_buffer_bytes: usize,
+    /// Bytes buffered before a write is flushed to the socket.
+    pub write_buffer_bytes: usize,
+    /// Sustained frames per second a client may send; more get `rate_limited` errors.
+    pub frames_per_second: u32,
+    /// Frames a client may send in a burst above the sustained rate.
+    pub frame_burst: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".parse().expect("valid default address"),
+            public_url: None,
+            database_url: "sqlite://beckon.db".into(),
+            log_format: LogFormat::Pretty,
+            visit_inactivity_minutes: 30,
+            session_ttl_hours: 24 * 7,
+            demo: false,
+            jwks_min_refresh_secs: 30,
+            offer_timeout_secs: 30,
+            presence_grace_secs: 15,
+            geoip_database: None,
+            trusted_proxies: Vec::new(),
+            ws: WsSettings::default(),
+        }
+    }
+}
+
+impl Default for WsSettings {
+    fn default() -> Self {
+        Self {
+            ping_interval_secs: 25,
+            idle_timeout_secs: 60,
+            outbox_frames: 256,
+            write_timeout_secs: 10,
+            max_frame_bytes: 1 << 20,
+            read_buffer_bytes: 4 * 1024,
+            write_buffer_bytes: 0,
+            frames_per_second: 20,
+            frame_burst: 100,
+        }
+    }
+}
+
+impl Settings {
+    /// Layers the sources in order; `overrides` holds only the flags the user actually gave.
+    pub fn load(file: Option<&Path>, overrides: impl Serialize) -> Result<Self, Box<figment::Error>> {
+        Self::load_over(Settings::default(), file, overrides)
+    }
+
+    /// As [`load`](Self::load), with other defaults at the bottom (`beckon demo` uses its own
+    /// database file).
+    pub fn load_over(
+        base: Settings,
+        file: Option<&Path>,
+        overrides: impl Serialize,
+    ) -> Result<Self, Box<figment::Error>> {
+        let mut fig = Figment::from(Serialized::defaults(base));
+        match file {
+            Some(path) => fig = fig.merge(Toml::file_exact(path)),
+            None => fig = fig.merge(Toml::file("beckon.toml")),
+        }
+        fig.merge(Env::prefixed("BECKON_").ignore(&["NEW_AGENT_PASSWORD"]).split("__"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    /// The public URL, or one derived from the bound address.
+    pub fn public_url_for(&self, bound: SocketAddr) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => format!("http://{bound}"),
+        }
+    }
+
+    /// The configuration file that `beckon config` prints: every setting with its default.
+    pub fn defaults_toml() -> String {
+        toml_like(&Settings::default())
+    }
+}
+
+fn toml_like(s: &Settings) -> String {
+    // figment does not write TOML; serde_json → a small hand-written TOML printer keeps the
+    // dependency list short and the output stable.
+    let v = serde_json::to_value(s).expect("settings serialise");
+    let mut top = String::new();
+    let mut tables = String::new();
+    if let serde_json::Value::Object(map) = v {
+        for (k, v) in map {
+            match v {
+                serde_json::Value::Object(inner) => {
+                    tables.push_str(&format!("\n[{k}]\n"));
+                    for (ik, iv) in inner {
+                        tables.push_str(&format!("{ik} = {iv}\n"));
+                    }
+                }
+                serde_json::Value::Null => top.push_str(&format!("# {k} = \"…\"\n")),
+                v => top.push_str(&format!("{k} = {v}\n")),
+            }
+        }
+    }
+    top + &tables
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error.
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Flags {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        bind: Option<SocketAddr>,
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "b.toml",
+                "database_url = \"sqlite://file.db\"\nbind = \"127.0.0.1:1111\"\n[ws]\nping_interval_secs = 5\n",
+            )?;
+            jail.set_env("BECKON_BIND", "127.0.0.1:2222");
+            jail.set_env("BECKON_WS__OUTBOX_FRAMES", "9");
+            let s = Settings::load(Some(Path::new("b.toml")), Flags { bind: None }).unwrap();
+            assert_eq!(s.database_url, "sqlite://file.db"); // file beats default
+            assert_eq!(s.bind.port(), 2222); // env beats file
+            assert_eq!((s.ws.ping_interval_secs, s.ws.outbox_frames), (5, 9));
+            let s = Settings::load(
+                Some(Path::new("b.toml")),
+                Flags { bind: Some("127.0.0.1:3333".parse().unwrap()) },
+            )
+            .unwrap();
+            assert_eq!(s.bind.port(), 3333); // flag beats env
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_and_defaults_round_trip() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "bnid = \"127.0.0.1:1\"\n")?;
+            assert!(Settings::load(Some(Path::new("bad.toml")), Flags { bind: None }).is_err());
+            jail.create_file("defaults.toml", &Settings::defaults_toml())?;
+            let s = Settings::load(Some(Path::new("defaults.toml")), Flags { bind: None }).unwrap();
+            assert_eq!(s, Settings::default());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,151 @@
+//! The Beckon server: HTTP API, visitor and agent WebSocket gateways, conversations and routing.
+//!
+//! [`Application::build`] does everything the binary does — open the store, start the event
+//! dispatcher, bind the listener (port 0 allowed) — so integration tests start the real server
+//! exactly as production does. One cancellation token (`AppState::shutdown`) reaches every socket
+//! and background task; [`Application::stop`] fires it and waits.
+//!
+//! Layout: `http/` (one router per area), `ws/` (gateways, socket loop, frames), `chat` (the
+//! conversation service and routing), `hub` (this node's sockets and delivery), `presence`,
+//! `auth` (passwords, tokens), `config`, `demo`.
+
+pub mod auth;
+pub mod chat;
+pub mod client_info;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod geoip;
+pub mod http;
+pub mod hub;
+pub mod live;
+pub mod presence;
+pub mod state;
+pub mod timers;
+pub mod visitor_auth;
+pub mod ws;
+
+use anyhow::Context as _;
+use beckon_bus::{Bus, InProcessBus};
+use beckon_domain::{Clock, SystemClock};
+use chat::Chat;
+use config::Settings;
+use hub::Hub;
+use state::AppState;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Settings as BeckonSettings;
+// Re-exported for the `beckon` command's admin subcommands.
+pub use beckon_domain;
+pub use beckon_store;
+
+pub struct Application {
+    addr: SocketAddr,
+    state: AppState,
+    server: JoinHandle<std::io::Result<()>>,
+    dispatcher: JoinHandle<()>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// As [`build`](Self::build), with an injected clock (tests control time with it).
+    pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let store = beckon_store::connect(&settings.database_url)
+            .await
+            .with_context(|| format!("opening the database {}", settings.database_url))?;
+        let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
+        let hub = Hub::new();
+        let shutdown = CancellationToken::new();
+        // Subscribe before anything can publish.
+        let dispatcher = tokio::spawn(hub.clone().run_dispatcher(bus.clone(), shutdown.clone()));
+        let listener = tokio::net::TcpListener::bind(settings.bind)
+            .await
+            .with_context(|| format!("listening on {}", settings.bind))?;
+        let addr = listener.local_addr()?;
+        let public_url: Arc<str> = settings.public_url_for(addr).into();
+        let timers = Arc::new(timers::Timers::new(clock.clone()));
+        let offer_timeout_ms = i64::from(settings.offer_timeout_secs) * 1_000;
+        let presence_grace_ms = i64::from(settings.presence_grace_secs) * 1_000;
+        let chat = Chat::new(
+            store.clone(),
+            bus.clone(),
+            timers.clone(),
+            offer_timeout_ms,
+            presence_grace_ms,
+            shutdown.clone(),
+        );
+        let live = Arc::new(live::LiveVisitors::new(bus));
+        let geoip = match &settings.geoip_database {
+            Some(path) => geoip::GeoIp::open(path)?,
+            None => {
+                tracing::info!("no GeoIP database configured: visitors' countries are unknown");
+                geoip::GeoIp::disabled()
+            }
+        };
+        let jwks_min_refresh_secs = settings.jwks_min_refresh_secs;
+        let state = AppState {
+            demo_mode: settings.demo,
+            settings: Arc::new(settings),
+            store,
+            clock,
+            hub,
+            chat,
+            timers,
+            live,
+            geoip: Arc::new(geoip),
+            visitor_auth: Arc::new(visitor_auth::VisitorAuth::new(std::time::Duration::from_secs(
+                jwks_min_refresh_secs,
+            ))),
+            shutdown: shutdown.clone(),
+            public_url,
+        };
+        let app = http::router(state.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                .await
+        });
+        tracing::info!(%addr, "beckon listening");
+        Ok(Self { addr, state, server, dispatcher })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.state.public_url
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// A token that stops the server when cancelled (e.g. on Ctrl-C).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.state.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let result = self.server.await.context("server task panicked")?;
+        let _ = self.dispatcher.await;
+        result.context("server failed")
+    }
+
+    /// Closes every socket (clients are told to reconnect) and waits for the server to finish.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.state.shutdown.cancel();
+        self.run_until_stopped().await
+    }
+}

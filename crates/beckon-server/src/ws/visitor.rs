@@ -1,0 +1,551 @@
+//! The visitor gateway: one socket per page view of a site that embeds the widget.
+//!
+//! A session starts with `hello` (widget key, the visitor's token if it has one, the last
+//! sequence number it holds). The widget and the page's `Origin` are checked, the visitor is
+//! found or created, the visit is counted, and the open conversation (one per visitor at most)
+//! is replayed from the client's `last_seq`. After that the session relays the visitor's page
+//! views and chat to [`Chat`](crate::chat::Chat), and conversation events back to the browser.
+
+use crate::auth::{new_token, token_hash};
+use crate::chat::{ChatError, Seen};
+use crate::client_info::ClientInfo;
+use crate::hub::SessionId;
+use crate::state::AppState;
+use crate::visitor_auth::{AuthError, Identity};
+use crate::ws::frames::{ConversationView, Out, Page, QueueStatus, VisitorIn, parse};
+use crate::ws::session::{Handler, Replies};
+use beckon_domain::events::{Envelope, Event, InviteStatus, LiveVisitor, Topic};
+use beckon_domain::message::Sender;
+use beckon_domain::model::{PageView, Visit, Visitor, Widget};
+use beckon_domain::*;
+use beckon_store::{NewInviteEvent, NewPageView, StoreError};
+use serde_json::Value;
+use std::collections::HashMap;
+
+const MAX_URL: usize = 2_048;
+const MAX_TITLE: usize = 512;
+const MAX_INVITE_MESSAGE: usize = 4_000;
+const INVITE_OUTCOMES: [&str; 5] = ["shown", "accepted", "declined", "expired", "suppressed"];
+/// Messages sent per replay query.
+const REPLAY_PAGE: u32 = 500;
+
+pub struct VisitorSession {
+    app: AppState,
+    sid: SessionId,
+    client: ClientInfo,
+    ready: Option<Ready>,
+}
+
+struct Ready {
+    widget: Widget,
+    visitor: Visitor,
+    visit: Visit,
+    conversation: Option<ConversationId>,
+    /// Set once the visitor presented a valid token.
+    identity: Option<Identity>,
+    /// Invites the server sent to this visitor: id → source (`agent:…`, `rule:…`). Outcomes the
+    /// widget reports for other ids can only be the SDK's own.
+    issued_invites: HashMap<String, String>,
+    /// The page the visitor is on (for routing rules).
+    page_url: Option<String>,
+}
+
+impl VisitorSession {
+    pub fn new(app: AppState, sid: SessionId, client: ClientInfo) -> Self {
+        Self { app, sid, client, ready: None }
+    }
+
+    fn now(&self) -> Timestamp {
+        self.app.clock.now()
+    }
+
+    async fn hello(
+        &mut self,
+        widget_id: &str,
+        token: Option<String>,
+        last_seq: Option<i64>,
+        page: Option<Page>,
+        rid: Option<&str>,
+        out: &mut Replies,
+    ) -> Result<(), StoreError> {
+        let widget = match WidgetKey::parse(widget_id) {
+            Some(key) => self.app.store.widget_by_key(&key).await?,
+            None => None,
+        };
+        let Some(widget) = widget else {
+            out.error("unknown_widget", "no widget has this id; check data-app-id", rid);
+            return Ok(());
+        };
+        if !widget.allows_origin(self.client.origin.as_deref()) {
+            out.error("origin_not_allowed", "this site is not allowed to use this widget", rid);
+            out.close = Some((1008, "origin not allowed"));
+            return Ok(());
+        }
+        let now = self.now();
+        let known = match &token {
+            Some(t) => self.app.store.visitor_by_token(&token_hash(t)).await?,
+            None => None,
+        };
+        let (visitor, token) = match (known, token) {
+            (Some(v), Some(t)) if v.widget_id == widget.id => (v, t),
+            (Some(_), Some(_)) => {
+                out.error(
+                    "token_widget_mismatch",
+                    "this visitor token belongs to another widget; send hello without it",
+                    rid,
+                );
+                return Ok(());
+            }
+            // No token, or one this server does not know (e.g. a reset database): a new visitor.
+            _ => {
+                let t = new_token();
+                (self.app.store.create_visitor(widget.id, &token_hash(&t), now).await?, t)
+            }
+        };
+        let visit = self.touch_visit(visitor.id).await?;
+        let mut live_page: Option<PageView> = None;
+        if let Some(page) = page {
+            if let Err(msg) = check_page(&page) {
+                out.error("invalid_field", &msg, rid);
+            } else {
+                live_page = Some(PageView {
+                    url: page.url.clone(),
+                    title: page.title.clone(),
+                    referrer: page.referrer.clone(),
+                    at: now,
+                });
+                self.record_page_view(visit.id, visitor.id, page).await?;
+            }
+        }
+        self.app.hub.subscribe(self.sid, Topic::Visitor(visitor.id));
+        let open = self.app.store.open_conversation_of_visitor(visitor.id).await?;
+        if let Some(c) = &open {
+            self.app.hub.subscribe(self.sid, Topic::Conversation(c.id));
+        }
+        let queue_status = self.queue_status(&widget).await?;
+        let view = match &open {
+            Some(c) => Some(ConversationView::new(c, self.agent_name(c.agent_id).await, false)),
+            None => None,
+        };
+        out.send(
+            &Out::VisitorWelcome {
+                visitor_token: &token,
+                visitor_id: visitor.id,
+                visit_id: visit.id,
+                visit_number: visit.number,
+                conversation: view,
+                widget: &widget.settings,
+                queue: queue_status,
+                auth: widget.auth.as_ref().map(|a| if a.required { "required" } else { "optional" }),
+            },
+            rid,
+        );
+        tracing::debug!(visitor = %visitor.id, widget = %widget.id, visit = visit.number, "visitor hello");
+        let conversation = open.map(|c| c.id);
+        if let Some(c) = conversation {
+            self.replay(c, last_seq.unwrap_or(0), out).await?;
+        }
+        let live_page_url = live_page.as_ref().map(|p| p.url.clone());
+        self.app
+            .live
+            .connected(LiveVisitor {
+                visitor_id: visitor.id,
+                org_id: widget.org_id,
+                widget_id: widget.id,
+                page: live_page,
+                page_since: now,
+                visit_number: visit.number,
+                visit_started_at: visit.started_at,
+                country: visit.meta.country.clone(),
+                device: visit.meta.device.clone(),
+                browser: visit.meta.browser.clone(),
+                authenticated_as: None,
+                conversation_id: conversation,
+                last_invite: None,
+                tabs: 0,
+            })
+            .await;
+        self.ready = Some(Ready {
+            widget,
+            visitor,
+            visit,
+            conversation,
+            identity: None,
+            issued_invites: HashMap::new(),
+            page_url: live_page_url,
+        });
+        Ok(())
+    }
+
+    /// The current visit (a new one after the configured inactivity), with this browser's facts.
+    async fn touch_visit(&self, visitor: VisitorId) -> Result<Visit, StoreError> {
+        let inactivity = i64::from(self.app.settings.visit_inactivity_minutes) * 60_000;
+        let mut visit = self.app.store.touch_visit(visitor, inactivity, self.now()).await?;
+        if visit.meta != self.client.meta {
+            self.app.store.set_visit_meta(visit.id, &self.client.meta).await?;
+            visit.meta = self.client.meta.clone();
+        }
+        Ok(visit)
+    }
+
+    /// Whether the widget's queue is open now (for the launcher and the offline message).
+    async fn queue_status(&self, widget: &Widget) -> Result<QueueStatus, StoreError> {
+        let hours = match widget.default_queue_id {
+            Some(q) => self.app.store.queue(q).await?.and_then(|q| q.hours),
+            None => None,
+        };
+        let status = hours.map(|h| h.status(self.now()));
+        Ok(QueueStatus { open: status.is_none_or(|s| s.open), opens_at: status.and_then(|s| s.opens_at) })
+    }
+
+    async fn verify(&self, widget: &Widget, token: &str) -> Result<Identity, ChatError> {
+        self.app.visitor_auth.verify(widget.auth.as_ref(), token, self.now()).await.map_err(auth_error)
+    }
+
+    async fn agent_name(&self, agent: Option<AgentId>) -> Option<String> {
+        match agent {
+            Some(a) => self.app.store.agent(a).await.ok().flatten().map(|a| a.name),
+            None => None,
+        }
+    }
+
+    async fn record_page_view(
+        &self,
+        visit: VisitId,
+        visitor: VisitorId,
+        page: Page,
+    ) -> Result<(), StoreError> {
+        let pv = NewPageView {
+            visit_id: visit,
+            visitor_id: visitor,
+            url: page.url,
+            title: page.title,
+            referrer: page.referrer,
+        };
+        self.app.store.record_page_view(pv, self.now()).await
+    }
+
+    /// Sends every message after `after_seq`, oldest first.
+    async fn replay(
+        &self,
+        c: ConversationId,
+        mut after_seq: i64,
+        out: &mut Replies,
+    ) -> Result<(), StoreError> {
+        loop {
+            let page = self.app.store.messages_after(c, after_seq, REPLAY_PAGE).await?;
+            for m in page.iter().filter(|m| !m.is_internal()) {
+                out.send(&Out::Message { message: m }, None);
+            }
+            match page.last() {
+                Some(last) if page.len() == REPLAY_PAGE as usize => after_seq = last.seq,
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// The visitor's open conversation: the one this session follows, or (if another tab
+    /// started one a moment ago and its event has not arrived yet) the one in the store.
+    async fn open_conversation(&mut self) -> Result<Option<ConversationId>, StoreError> {
+        let ready = self.ready.as_mut().expect("after hello");
+        if ready.conversation.is_none()
+            && let Some(c) = self.app.store.open_conversation_of_visitor(ready.visitor.id).await?
+        {
+            self.app.hub.subscribe(self.sid, Topic::Conversation(c.id));
+            ready.conversation = Some(c.id);
+        }
+        Ok(ready.conversation)
+    }
+
+    async fn handle(
+        &mut self,
+        frame: VisitorIn,
+        rid: Option<&str>,
+        out: &mut Replies,
+    ) -> Result<(), ChatError> {
+        let ready = self.ready.as_ref().expect("after hello");
+        let visitor = ready.visitor.id;
+        match frame {
+            VisitorIn::Hello { .. } => {
+                out.error("already_hello", "hello was already sent on this connection", rid)
+            }
+            VisitorIn::Ping => out.send(&Out::Pong, rid),
+            VisitorIn::GetAvailability => {
+                let widget = ready.widget.clone();
+                let waiting = self.open_conversation().await?;
+                let availability = self.app.chat.availability(&widget, waiting).await?;
+                out.send(&Out::Availability(&availability), rid);
+            }
+            VisitorIn::PageView(page) => {
+                if let Err(msg) = check_page(&page) {
+                    out.error("invalid_field", &msg, rid);
+                } else {
+                    let visit = self.touch_visit(visitor).await?;
+                    let now = self.now();
+                    let seen = PageView {
+                        url: page.url.clone(),
+                        title: page.title.clone(),
+                        referrer: page.referrer.clone(),
+                        at: now,
+                    };
+                    self.record_page_view(visit.id, visitor, page).await?;
+                    let (number, started) = (visit.number, visit.started_at);
+                    let ready = self.ready.as_mut().expect("after hello");
+                    ready.visit = visit;
+                    ready.page_url = Some(seen.url.clone());
+                    self.app
+                        .live
+                        .update(visitor, |v| {
+                            v.page = Some(seen);
+                            v.page_since = now;
+                            v.visit_number = number;
+                            v.visit_started_at = started;
+                        })
+                        .await;
+                }
+            }
+            VisitorIn::Authenticate { token } => {
+                let widget = ready.widget.clone();
+                let identity = self.verify(&widget, &token).await?;
+                self.app.chat.authenticate(visitor, &identity).await?;
+                let sub = identity.sub.clone();
+                self.app.live.update(visitor, |v| v.authenticated_as = Some(sub)).await;
+                out.send(&Out::Authenticated { sub: &identity.sub, expires_at: identity.expires_at }, rid);
+                self.ready.as_mut().expect("after hello").identity = Some(identity);
+            }
+            VisitorIn::StartChat { context, proactive, invite_id, prechat, auth_token } => {
+                let context = match build_context(context, prechat) {
+                    Ok(c) => c,
+                    Err(msg) => return Err(ChatError::Invalid("invalid_context", msg)),
+                };
+                if invite_id.as_deref().is_some_and(|i| ClientMsgId::parse(i).is_err()) {
+                    return Err(ChatError::Invalid(
+                        "invalid_field",
+                        "invite_id must be 1–64 visible ASCII characters".into(),
+                    ));
+                }
+                let widget = ready.widget.clone();
+                if let Some(token) = auth_token {
+                    let identity = self.verify(&widget, &token).await?;
+                    self.app.store.set_visitor_auth_sub(visitor, &identity.sub).await?;
+                    self.ready.as_mut().expect("after hello").identity = Some(identity);
+                }
+                let ready = self.ready.as_ref().expect("after hello");
+                let identity = ready.identity.clone();
+                let seen =
+                    Seen { page_url: ready.page_url.clone(), country: ready.visit.meta.country.clone() };
+                // A failed or missing authentication never silently becomes an anonymous chat.
+                if let Some(id) = &identity
+                    && id.expires_at <= self.now()
+                {
+                    return Err(auth_error(AuthError::Expired));
+                }
+                if identity.is_none() && widget.auth.as_ref().is_some_and(|a| a.required) {
+                    return Err(ChatError::Invalid(
+                        "auth_required",
+                        "this widget only chats with signed-in visitors; send a token from the auth token provider"
+                            .into(),
+                    ));
+                }
+                let (c, existing) = self
+                    .app
+                    .chat
+                    .start(&widget, visitor, context, proactive, invite_id, identity.as_ref(), &seen)
+                    .await?;
+                self.app.hub.subscribe(self.sid, Topic::Conversation(c.id));
+                self.ready.as_mut().expect("after hello").conversation = Some(c.id);
+                let view = ConversationView::new(&c, self.agent_name(c.agent_id).await, false);
+                out.send(&Out::Chat { conversation: view, existing }, rid);
+            }
+            VisitorIn::Send { client_msg_id, text, conversation_id } => {
+                let (text, client_msg_id) =
+                    match (MessageText::parse(&text), ClientMsgId::parse(&client_msg_id)) {
+                        (Ok(t), Ok(c)) => (t, c),
+                        (Err(e), _) | (_, Err(e)) => {
+                            return Err(ChatError::Invalid("invalid_message", e.to_string()));
+                        }
+                    };
+                let open = self.open_conversation().await?.ok_or(ChatError::NoOpenConversation)?;
+                if conversation_id.is_some_and(|c| c != open) {
+                    return Err(ChatError::NotYours);
+                }
+                let a = self.app.chat.send(open, Sender::visitor(), text, client_msg_id).await?;
+                out.send(
+                    &Out::Ack {
+                        client_msg_id: a.message.client_msg_id.as_deref().unwrap_or_default(),
+                        conversation_id: open,
+                        seq: a.message.seq,
+                        duplicate: a.duplicate,
+                    },
+                    rid,
+                );
+            }
+            VisitorIn::Typing { typing } => {
+                let open = self.open_conversation().await?.ok_or(ChatError::NoOpenConversation)?;
+                self.app.chat.typing(open, SenderKind::Visitor, typing).await;
+            }
+            VisitorIn::CloseChat => {
+                let open = self.open_conversation().await?.ok_or(ChatError::NoOpenConversation)?;
+                self.app.chat.close_by_visitor(open, visitor).await?;
+                self.ready.as_mut().expect("after hello").conversation = None;
+                out.send(&Out::Ok, rid);
+            }
+            VisitorIn::Sync { after_seq } => {
+                let open = self.open_conversation().await?.ok_or(ChatError::NoOpenConversation)?;
+                self.replay(open, after_seq, out).await?;
+                out.send(&Out::Ok, rid);
+            }
+            VisitorIn::Invite { invite_id, source, outcome, reason, message } => {
+                // The server knows where its own invites came from; anything else is the SDK's.
+                let source = match ready.issued_invites.get(&invite_id) {
+                    Some(issued) => issued.clone(),
+                    None => source,
+                };
+                if ClientMsgId::parse(&invite_id).is_err()
+                    || !(source == "sdk" || ready.issued_invites.contains_key(&invite_id))
+                    || !INVITE_OUTCOMES.contains(&outcome.as_str())
+                    || message.chars().count() > MAX_INVITE_MESSAGE
+                    || reason.as_ref().is_some_and(|r| r.len() > 64)
+                {
+                    return Err(ChatError::Invalid(
+                        "invalid_field",
+                        "invite needs invite_id (1–64 visible ASCII), source \"sdk\", a known outcome, a message ≤ 4,000 characters".into(),
+                    ));
+                }
+                let status = InviteStatus {
+                    invite_id: invite_id.clone(),
+                    source: source.clone(),
+                    outcome: outcome.clone(),
+                    at: self.now(),
+                };
+                let ev = NewInviteEvent {
+                    widget_id: ready.widget.id,
+                    visitor_id: visitor,
+                    invite_id,
+                    source,
+                    outcome,
+                    reason,
+                    message,
+                };
+                self.app.store.record_invite_event(ev, self.now()).await?;
+                self.app.live.set_invite(visitor, status).await;
+                out.send(&Out::Ok, rid);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn auth_error(e: AuthError) -> ChatError {
+    ChatError::Invalid(e.code(), e.to_string())
+}
+
+fn check_page(p: &Page) -> Result<(), String> {
+    if p.url.len() > MAX_URL || p.referrer.len() > MAX_URL {
+        return Err(format!("url and referrer must be at most {MAX_URL} bytes"));
+    }
+    if p.title.chars().count() > MAX_TITLE {
+        return Err(format!("title must be at most {MAX_TITLE} characters"));
+    }
+    Ok(())
+}
+
+/// The page's context plus the pre-chat answers (displayable, and winning over page variables
+/// of the same name), validated as one context.
+fn build_context(context: Value, prechat: Option<serde_json::Map<String, Value>>) -> Result<Context, String> {
+    let mut all = match context {
+        Value::Null => serde_json::Map::new(),
+        Value::Object(m) => m,
+        _ => return Err(ContextError::NotAnObject.to_string()),
+    };
+    for (question, answer) in prechat.unwrap_or_default() {
+        if !matches!(answer, Value::String(_) | Value::Bool(_)) {
+            return Err(format!("the pre-chat answer to {question:?} must be text or true/false"));
+        }
+        all.insert(question, serde_json::json!({"value": answer, "isDisplayable": true}));
+    }
+    Context::parse(&Value::Object(all)).map_err(|e| e.to_string())
+}
+
+impl Handler for VisitorSession {
+    async fn on_text(&mut self, text: &str, out: &mut Replies) {
+        let (rid, frame) = match parse::<VisitorIn>(text) {
+            Ok(ok) => ok,
+            Err((rid, msg)) => return out.error("bad_frame", &msg, rid.as_deref()),
+        };
+        let rid = rid.as_deref();
+        let result = match (frame, self.ready.is_some()) {
+            (VisitorIn::Hello { widget_id, visitor_token, last_seq, page }, false) => {
+                self.hello(&widget_id, visitor_token, last_seq, page, rid, out).await.map_err(ChatError::from)
+            }
+            (VisitorIn::Ping, _) => {
+                out.send(&Out::Pong, rid);
+                Ok(())
+            }
+            (_, false) => Err(ChatError::Invalid("hello_required", "send hello first".into())),
+            (frame, true) => self.handle(frame, rid, out).await,
+        };
+        if let Err(e) = result {
+            if let ChatError::Store(e) = &e {
+                tracing::error!(error = %e, "visitor request failed");
+            }
+            let message = if e.code() == "internal" {
+                "the server failed; try again".to_string()
+            } else {
+                e.to_string()
+            };
+            out.error(e.code(), &message, rid);
+        }
+    }
+
+    async fn on_event(&mut self, envelope: &Envelope, out: &mut Replies) {
+        let Some(ready) = self.ready.as_mut() else {
+            return;
+        };
+        match &envelope.event {
+            Event::Message { message }
+                if ready.conversation == Some(message.conversation_id) && !message.is_internal() =>
+            {
+                out.send(&Out::Message { message }, None);
+            }
+            Event::Typing { conversation_id, from: SenderKind::Agent, typing }
+                if ready.conversation == Some(*conversation_id) =>
+            {
+                out.send(
+                    &Out::Typing {
+                        conversation_id: *conversation_id,
+                        from: SenderKind::Agent,
+                        typing: *typing,
+                    },
+                    None,
+                );
+            }
+            Event::Conversation { conversation: c, agent_name } if c.visitor_id == ready.visitor.id => {
+                if c.state.is_open() {
+                    if ready.conversation != Some(c.id) {
+                        self.app.hub.subscribe(self.sid, Topic::Conversation(c.id));
+                        ready.conversation = Some(c.id);
+                    }
+                } else if ready.conversation == Some(c.id) {
+                    self.app.hub.unsubscribe(self.sid, Topic::Conversation(c.id));
+                    ready.conversation = None;
+                }
+                let (visitor, now_open) = (ready.visitor.id, ready.conversation);
+                let view = ConversationView::new(c, agent_name.clone(), false);
+                out.send(&Out::Chat { conversation: view, existing: true }, None);
+                self.app.live.set_conversation(visitor, now_open).await;
+            }
+            Event::Invite { visitor_id, invite } if *visitor_id == ready.visitor.id => {
+                ready.issued_invites.insert(invite.invite_id.clone(), invite.source.clone());
+                out.send(&Out::Invite(invite), None);
+            }
+            _ => {}
+        }
+    }
+
+    async fn on_end(&mut self) {
+        if let Some(ready) = &self.ready {
+            self.app.live.disconnected(ready.visitor.id).await;
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! Countries from the real (CC0) GeoIP database, believing `X-Forwarded-For` only from trusted
+//! proxies; only the country is stored.
+
+use beckon_testkit::*;
+use serde_json::{Value, json};
+
+async fn country_seen_by_agent(app: &TestApp, forwarded_for: &str) -> Value {
+    let mut agent = app.available_agent().await;
+    let mut v =
+        WsClient::connect_with_headers(&app.ws_url("/v1/visitor/ws"), &[("x-forwarded-for", forwarded_for)])
+            .await
+            .unwrap();
+    v.hello(json!({"widget_id": DEMO_WIDGET_KEY})).await.unwrap();
+    let chat = v.request(json!({"type": "start_chat"})).await.unwrap();
+    let cid = chat["conversation"]["id"].as_i64().unwrap();
+    agent.expect("offer").await.unwrap();
+    let cookie = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
+    let panel: Value = reqwest::Client::new()
+        .get(app.http(&format!("/v1/agent/conversations/{cid}/visitor")))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    panel["visit"]["country"].clone()
+}
+
+#[tokio::test]
+async fn the_country_comes_from_the_forwarded_address_of_a_trusted_proxy_only() {
+    let Some(db) = geoip_database() else { return };
+    // The tests connect from 127.0.0.1: as a trusted proxy, its X-Forwarded-For is believed.
+    let behind_proxy = spawn_app_with(|s| {
+        s.geoip_database = Some(db.clone());
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    assert_eq!(country_seen_by_agent(&behind_proxy, "8.8.8.8").await, "US");
+
+    // Without trusting the peer, the header is the visitor's own claim and is ignored; the
+    // peer (loopback) has no country.
+    let direct = spawn_app_with(|s| s.geoip_database = Some(db.clone())).await;
+    assert_eq!(country_seen_by_agent(&direct, "8.8.8.8").await, Value::Null);
+
+    // And with no database at all, no country.
+    let none = spawn_app_with(|s| s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
+    assert_eq!(country_seen_by_agent(&none, "8.8.8.8").await, Value::Null);
+}

@@ -1,0 +1,194 @@
+//! Routing rules choose the queue (first match wins, the widget's queue otherwise), and the
+//! conversation is offered to an agent of that queue only.
+
+use beckon_testkit::*;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn rules_send_chats_to_the_right_queue_and_agent() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let admin = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
+    let post =
+        |path: &str, body: Value| http.post(app.http(path)).header("cookie", &admin).json(&body).send();
+    let put =
+        |path: String, body: Value| http.put(app.http(&path)).header("cookie", &admin).json(&body).send();
+
+    let support: Value =
+        post("/v1/admin/queues", json!({"name": "Support"})).await.unwrap().json().await.unwrap();
+    let support_id = support["queue"]["id"].clone();
+    let dup = post("/v1/admin/queues", json!({"name": "Support"})).await.unwrap();
+    assert_eq!(dup.status(), 409);
+
+    // Sam works the Support queue only; Alex (the demo agent) the General one.
+    let mut sam = app.extra_agent("sam@demo.beckon", "Sam", 3).await;
+    let dir: Value = http
+        .get(app.http("/v1/agent/directory"))
+        .header("cookie", &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sam_id = dir["agents"].as_array().unwrap().iter().find(|a| a["name"] == "Sam").unwrap()["id"].clone();
+    let r =
+        put(format!("/v1/admin/agents/{sam_id}/queues"), json!({"queue_ids": [support_id]})).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let mut alex = app.available_agent().await;
+
+    // Invalid rules are refused with the rule and condition named; nothing is stored.
+    let bad = json!({"rules": [{"name": "Big carts", "queue_id": support_id,
+        "conditions": [{"field": {"kind": "context", "name": "Cart"}, "op": "gt", "value": "lots"}]}]});
+    let res = put("/v1/admin/routing-rules".into(), bad).await.unwrap();
+    assert_eq!(res.status(), 400);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "invalid_rule");
+    assert!(err["error"]["message"].as_str().unwrap().contains("rule 1 (\"Big carts\"), condition 1"));
+    let foreign = put(
+        "/v1/admin/routing-rules".into(),
+        json!({"rules": [{"name": "x", "queue_id": 999, "conditions": []}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(foreign.status(), 400);
+
+    let rules = json!({"rules": [
+        {"name": "Open cases", "queue_id": support_id,
+         "conditions": [{"field": {"kind": "context", "name": "Case Id"}, "op": "exists", "value": ""}]},
+        {"name": "Support pages", "queue_id": support_id,
+         "conditions": [{"field": {"kind": "page_url"}, "op": "contains", "value": "/support"}]}
+    ]});
+    let ok = put("/v1/admin/routing-rules".into(), rules.clone()).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let stored: Value = http
+        .get(app.http("/v1/admin/routing-rules"))
+        .header("cookie", &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["rules"], rules["rules"]);
+
+    // A visitor with an open case → Support → Sam.
+    let (mut v1, _) = app.new_visitor().await;
+    let c1 = v1
+        .request(
+            json!({"type": "start_chat", "context": {"Case Id": {"value": "CAS-1", "isDisplayable": true}}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(c1["conversation"]["queue_id"], support_id);
+    let offer = sam.expect("offer").await.unwrap();
+    assert_eq!(offer["conversation"]["id"], c1["conversation"]["id"]);
+    // A visitor on a support page (no case) → Support too, by the second rule.
+    let mut v2 = app.visitor().await;
+    v2.hello(json!({"widget_id": DEMO_WIDGET_KEY, "page": {"url": "https://shop.example/support/pen", "title": "Pen", "referrer": ""}})).await.unwrap();
+    let c2 = v2.request(json!({"type": "start_chat"})).await.unwrap();
+    assert_eq!(c2["conversation"]["queue_id"], support_id);
+    // Anyone else → the widget's queue (General) → Alex.
+    let (mut v3, _) = app.new_visitor().await;
+    let c3 = v3.request(json!({"type": "start_chat"})).await.unwrap();
+    assert_ne!(c3["conversation"]["queue_id"], support_id);
+    let offer = alex.expect("offer").await.unwrap();
+    assert_eq!(offer["conversation"]["id"], c3["conversation"]["id"], "Alex only gets the General chat");
+
+    // Plain agents may not change routing.
+    let sam_cookie = app.sign_in("sam@demo.beckon", "extra-agent-pw").await.unwrap();
+    let denied = http
+        .put(app.http("/v1/admin/routing-rules"))
+        .header("cookie", sam_cookie)
+        .json(&rules)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 403);
+}
+
+#[tokio::test]
+async fn outside_operating_hours_the_widget_knows_and_no_chat_starts() {
+    // The test clock starts on Thursday 2026-01-01 at 00:00 UTC.
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let admin = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
+    let queues: Value = http
+        .get(app.http("/v1/admin/queues"))
+        .header("cookie", &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let general = queues["queues"][0]["id"].clone();
+    let weekdays: Vec<Value> = ["mon", "tue", "wed", "thu", "fri"]
+        .iter()
+        .map(|d| json!({"day": d, "open": "09:00", "close": "17:00"}))
+        .collect();
+    let set = |hours: Value| {
+        http.put(app.http(&format!("/v1/admin/queues/{general}/hours")))
+            .header("cookie", &admin)
+            .json(&json!({ "hours": hours }))
+            .send()
+    };
+    let bad = set(json!({"time_zone": "Mars/Olympus", "weekly": weekdays})).await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let ok = set(json!({"time_zone": "UTC", "weekly": weekdays})).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let _alex = app.available_agent().await;
+
+    let (mut v, welcome) = app.new_visitor().await;
+    assert_eq!(welcome["queue"]["open"], false);
+    assert_eq!(welcome["queue"]["opens_at"], 1_767_258_000_000_i64, "09:00 UTC the same day");
+    assert_eq!(welcome["widget"]["out_of_hours"], "message");
+    let a = v.request(json!({"type": "get_availability"})).await.unwrap();
+    assert_eq!(
+        (a["is_queue_available"].as_bool(), a["is_agent_available"].as_bool()),
+        (Some(false), Some(false))
+    );
+    assert_eq!(a["start_time_of_next_operating_hour"], 1_767_258_000_000_i64);
+    let closed = v.request(json!({"type": "start_chat"})).await.unwrap();
+    assert_eq!(closed["code"], "queue_closed");
+
+    // At 09:00 the queue opens.
+    app.advance(9 * 3_600_000);
+    let (mut v, welcome) = app.new_visitor().await;
+    assert_eq!(welcome["queue"]["open"], true);
+    let chat = v.request(json!({"type": "start_chat"})).await.unwrap();
+    assert_eq!(chat["type"], "chat");
+    let a = v.request(json!({"type": "get_availability"})).await.unwrap();
+    assert_eq!(a["end_time_of_next_operating_hour"], 1_767_286_800_000_i64, "17:00 UTC");
+}
+
+#[tokio::test]
+async fn waiting_visitors_hear_their_place_in_line() {
+    let app = spawn_app().await;
+    let in_line = |f: &Value| f["type"] == "message" && f["message"]["tags"][0] == "queueposition";
+    let (mut first, _) = app.new_visitor().await;
+    first.request(json!({"type": "start_chat"})).await.unwrap();
+    let m = first.wait_for("position", in_line).await.unwrap();
+    assert_eq!(m["message"]["text"], "You're next in line. An agent will be with you shortly.");
+    let (mut second, _) = app.new_visitor().await;
+    second.request(json!({"type": "start_chat"})).await.unwrap();
+    let m = second.wait_for("position", in_line).await.unwrap();
+    assert_eq!(m["message"]["text"], "You are number 2 in line.");
+
+    // An agent takes the first chat after a minute; the second visitor moves up.
+    let mut alex = app.available_agent().await;
+    let offer = alex.expect("offer").await.unwrap();
+    app.advance(60_000);
+    alex.request(json!({"type": "accept", "conversation_id": offer["conversation"]["id"]})).await.unwrap();
+    // Alex has room for the second chat too, so it is offered rather than kept in line. Alex then
+    // goes busy: a newcomer waits, and now also hears the average wait (the first chat's minute).
+    alex.request(json!({"type": "presence", "status": "busy"})).await.unwrap();
+    let (mut third, _) = app.new_visitor().await;
+    third.request(json!({"type": "start_chat"})).await.unwrap();
+    third.wait_for("position", in_line).await.unwrap();
+    let avg = third
+        .wait_for("average", |f| f["type"] == "message" && f["message"]["tags"][0] == "averagewaittime")
+        .await
+        .unwrap();
+    assert_eq!(avg["message"]["text"], "The average wait is about 1 minute.");
+}

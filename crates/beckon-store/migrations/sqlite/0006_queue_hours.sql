@@ -1,0 +1,2 @@
+-- A queue's operating hours (JSON OperatingHours); null: always open.
+alter table queue add column hours text;

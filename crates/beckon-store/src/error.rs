@@ -1,0 +1,32 @@
+//! The store's error type: callers match on `NotFound`/`Conflict`; everything else is a
+//! database failure that the HTTP/WebSocket edge reports as an opaque `internal` error.
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// A visitor or agent wrote to a conversation that has ended.
+    #[error("the conversation has ended")]
+    ConversationClosed,
+    /// An agent wrote to a conversation not assigned to them.
+    #[error("the conversation is not assigned to this agent")]
+    NotAssigned,
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the store is shutting down")]
+    Closed,
+}
+
+impl StoreError {
+    pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+        matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+    }
+}

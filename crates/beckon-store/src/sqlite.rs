@@ -1,0 +1,1259 @@
+//! The SQLite backend: one file, WAL journal, `synchronous=FULL`, nothing to install.
+//!
+//! SQLite allows one writer at a time, so this backend makes that explicit instead of fighting it:
+//! every write goes through a one-connection *write pool*, reads use a separate pool. Message
+//! appends, the hot path, go through a *group-commit* task: appends that arrive while a commit is
+//! in flight are written together in the next transaction, so one fsync acknowledges many
+//! messages, and each append still returns only after its own commit.
+
+use crate::*;
+use beckon_domain::message::{Message, NewMessage, Sender};
+use beckon_domain::model::{PageView, Role, VisitMeta, VisitorSummary, WidgetAuth, WidgetSettings};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Most appends committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+pub struct SqliteStore {
+    read: SqlitePool,
+    write: SqlitePool,
+    appends: mpsc::Sender<AppendRequest>,
+}
+
+struct AppendRequest {
+    message: NewMessage,
+    now: Timestamp,
+    reply: oneshot::Sender<Result<Appended>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        let url = if url.starts_with("sqlite:") { url.to_owned() } else { format!("sqlite://{url}") };
+        let options = SqliteConnectOptions::from_str(&url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+        let read = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
+        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(group_commit(write.clone(), rx));
+        Ok(Self { read, write, appends: tx })
+    }
+}
+
+/// The group-commit loop: take whatever appends are waiting (up to `MAX_BATCH`), write them in one
+/// transaction, commit (one fsync), then answer each. A failing append is rolled back to its own
+/// savepoint and answered with its error; the others in the batch are unaffected.
+async fn group_commit(pool: SqlitePool, mut rx: mpsc::Receiver<AppendRequest>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let results = match write_batch(&pool, &batch).await {
+            Ok(results) => results,
+            Err(e) => {
+                tracing::error!(error = %e, n = batch.len(), "message batch failed to commit");
+                batch.iter().map(|_| Err(StoreError::Corrupt(format!("batch failed: {e}")))).collect()
+            }
+        };
+        for (req, result) in batch.drain(..).zip(results) {
+            let _ = req.reply.send(result);
+        }
+    }
+}
+
+async fn write_batch(pool: &SqlitePool, batch: &[AppendRequest]) -> Result<Vec<Result<Appended>>> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("begin immediate").execute(&mut *conn).await?;
+    let mut results = Vec::with_capacity(batch.len());
+    for req in batch {
+        sqlx::query("savepoint append").execute(&mut *conn).await?;
+        let r = append_one(&mut conn, &req.message, req.now).await;
+        let end = if r.is_ok() { "release append" } else { "rollback to append" };
+        sqlx::query(end).execute(&mut *conn).await?;
+        if r.is_err() {
+            sqlx::query("release append").execute(&mut *conn).await?;
+        }
+        results.push(r);
+    }
+    if let Err(e) = sqlx::query("commit").execute(&mut *conn).await {
+        let _ = sqlx::query("rollback").execute(&mut *conn).await;
+        return Err(e.into());
+    }
+    Ok(results)
+}
+
+async fn append_one(conn: &mut SqliteConnection, m: &NewMessage, now: Timestamp) -> Result<Appended> {
+    if let Some(cid) = &m.client_msg_id {
+        let existing = sqlx::query(&format!(
+            "select {MESSAGE_COLS} from message where conversation_id = ? and client_msg_id = ?"
+        ))
+        .bind(m.conversation_id.0)
+        .bind(cid.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(row) = existing {
+            return Ok(Appended { message: message_row(&row)?, duplicate: true });
+        }
+    }
+    // Visitors and agents write only to open conversations, agents only to their own; system
+    // messages (e.g. "the chat has ended") may follow the close. Checked in the same statement
+    // that takes the sequence number, so no state change can slip in between.
+    let seq: Option<i64> = sqlx::query_scalar(
+        "update conversation set last_seq = last_seq + 1
+         where conversation_id = ?1
+           and (?2 = 'system' or state in ('queued', 'active', 'transferred'))
+           and (?2 != 'agent' or agent_id = ?3)
+         returning last_seq",
+    )
+    .bind(m.conversation_id.0)
+    .bind(m.sender.kind.as_str())
+    .bind(m.sender.agent_id.map(|a| a.0))
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(seq) = seq else {
+        let row: Option<(String, Option<i64>)> =
+            sqlx::query_as("select state, agent_id from conversation where conversation_id = ?")
+                .bind(m.conversation_id.0)
+                .fetch_optional(&mut *conn)
+                .await?;
+        return Err(match row {
+            None => StoreError::NotFound("conversation"),
+            Some((state, _)) if !ConversationState::parse(&state).is_some_and(|s| s.is_open()) => {
+                StoreError::ConversationClosed
+            }
+            Some(_) => StoreError::NotAssigned,
+        });
+    };
+    let tags = serde_json::to_string(&m.tags).expect("tags serialise");
+    sqlx::query(
+        "insert into message (conversation_id, seq, sender_kind, sender_agent_id, sender_name, text, tags, client_msg_id, created_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(m.conversation_id.0)
+    .bind(seq)
+    .bind(m.sender.kind.as_str())
+    .bind(m.sender.agent_id.map(|a| a.0))
+    .bind(m.sender.name.as_deref())
+    .bind(m.text.as_str())
+    .bind(&tags)
+    .bind(m.client_msg_id.as_ref().map(|c| c.as_str()))
+    .bind(now.0)
+    .execute(&mut *conn)
+    .await?;
+    Ok(Appended {
+        message: Message {
+            conversation_id: m.conversation_id,
+            seq,
+            sender: m.sender.clone(),
+            text: m.text.as_str().to_owned(),
+            tags: m.tags.clone(),
+            client_msg_id: m.client_msg_id.as_ref().map(|c| c.as_str().to_owned()),
+            created_at: now,
+        },
+        duplicate: false,
+    })
+}
+
+/// A person's search words as an FTS5 query: every word must appear, each taken literally
+/// (quoted, so FTS operators and punctuation in the input cannot change the query).
+fn fts_query(input: &str) -> String {
+    input
+        .split_whitespace()
+        .take(16)
+        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+// --- row mapping ---------------------------------------------------------------------------
+
+const MESSAGE_COLS: &str =
+    "conversation_id, seq, sender_kind, sender_agent_id, sender_name, text, tags, client_msg_id, created_at";
+const CONVERSATION_COLS: &str = "conversation_id, org_id, widget_id, visitor_id, queue_id, state, proactive, \
+     agent_id, offered_agent_id, context, last_seq, created_at, accepted_at, ended_at, auth_sub";
+const AGENT_COLS: &str = "agent_id, org_id, email, name, role, capacity, presence, created_at";
+const WIDGET_COLS: &str =
+    "widget_id, org_id, widget_key, name, allowed_origins, default_queue_id, settings, auth, created_at";
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+fn message_row(r: &SqliteRow) -> Result<Message> {
+    let kind: String = r.try_get("sender_kind")?;
+    let tags: String = r.try_get("tags")?;
+    Ok(Message {
+        conversation_id: ConversationId(r.try_get("conversation_id")?),
+        seq: r.try_get("seq")?,
+        sender: Sender {
+            kind: SenderKind::parse(&kind).ok_or_else(|| corrupt("message.sender_kind"))?,
+            agent_id: r.try_get::<Option<i64>, _>("sender_agent_id")?.map(AgentId),
+            name: r.try_get("sender_name")?,
+        },
+        text: r.try_get("text")?,
+        tags: serde_json::from_str(&tags).map_err(|_| corrupt("message.tags"))?,
+        client_msg_id: r.try_get("client_msg_id")?,
+        created_at: Timestamp(r.try_get("created_at")?),
+    })
+}
+
+fn conversation_row(r: &SqliteRow) -> Result<Conversation> {
+    let state: String = r.try_get("state")?;
+    let context: String = r.try_get("context")?;
+    let context: serde_json::Value =
+        serde_json::from_str(&context).map_err(|_| corrupt("conversation.context"))?;
+    Ok(Conversation {
+        id: ConversationId(r.try_get("conversation_id")?),
+        org_id: OrgId(r.try_get("org_id")?),
+        widget_id: WidgetId(r.try_get("widget_id")?),
+        visitor_id: VisitorId(r.try_get("visitor_id")?),
+        queue_id: r.try_get::<Option<i64>, _>("queue_id")?.map(QueueId),
+        state: ConversationState::parse(&state).ok_or_else(|| corrupt("conversation.state"))?,
+        proactive: r.try_get("proactive")?,
+        agent_id: r.try_get::<Option<i64>, _>("agent_id")?.map(AgentId),
+        offered_agent_id: r.try_get::<Option<i64>, _>("offered_agent_id")?.map(AgentId),
+        context: Context::parse(&context).map_err(|_| corrupt("conversation.context"))?,
+        last_seq: r.try_get("last_seq")?,
+        auth_sub: r.try_get("auth_sub")?,
+        created_at: Timestamp(r.try_get("created_at")?),
+        accepted_at: r.try_get::<Option<i64>, _>("accepted_at")?.map(Timestamp),
+        ended_at: r.try_get::<Option<i64>, _>("ended_at")?.map(Timestamp),
+    })
+}
+
+fn agent_row(r: &SqliteRow) -> Result<Agent> {
+    let role: String = r.try_get("role")?;
+    let presence: String = r.try_get("presence")?;
+    Ok(Agent {
+        id: AgentId(r.try_get("agent_id")?),
+        org_id: OrgId(r.try_get("org_id")?),
+        email: r.try_get("email")?,
+        name: r.try_get("name")?,
+        role: Role::parse(&role).ok_or_else(|| corrupt("agent.role"))?,
+        capacity: r.try_get::<i64, _>("capacity")?.try_into().map_err(|_| corrupt("agent.capacity"))?,
+        presence: Presence::parse(&presence).ok_or_else(|| corrupt("agent.presence"))?,
+        created_at: Timestamp(r.try_get("created_at")?),
+    })
+}
+
+fn widget_row(r: &SqliteRow) -> Result<Widget> {
+    let key: String = r.try_get("widget_key")?;
+    let origins: String = r.try_get("allowed_origins")?;
+    let settings: String = r.try_get("settings")?;
+    let auth: Option<String> = r.try_get("auth")?;
+    Ok(Widget {
+        id: WidgetId(r.try_get("widget_id")?),
+        org_id: OrgId(r.try_get("org_id")?),
+        key: WidgetKey::parse(&key).ok_or_else(|| corrupt("widget.widget_key"))?,
+        name: r.try_get("name")?,
+        allowed_origins: serde_json::from_str(&origins).map_err(|_| corrupt("widget.allowed_origins"))?,
+        default_queue_id: r.try_get::<Option<i64>, _>("default_queue_id")?.map(QueueId),
+        settings: serde_json::from_str::<WidgetSettings>(&settings)
+            .map_err(|_| corrupt("widget.settings"))?,
+        auth: auth
+            .map(|a| serde_json::from_str::<WidgetAuth>(&a).map_err(|_| corrupt("widget.auth")))
+            .transpose()?,
+        created_at: Timestamp(r.try_get("created_at")?),
+    })
+}
+
+fn queue_row(r: &SqliteRow) -> Result<Queue> {
+    let hours: Option<String> = r.try_get("hours")?;
+    Ok(Queue {
+        id: QueueId(r.try_get("queue_id")?),
+        org_id: OrgId(r.try_get("org_id")?),
+        name: r.try_get("name")?,
+        hours: hours.map(|h| serde_json::from_str(&h).map_err(|_| corrupt("queue.hours"))).transpose()?,
+        created_at: Timestamp(r.try_get("created_at")?),
+    })
+}
+
+fn visitor_row(r: &SqliteRow) -> Result<Visitor> {
+    Ok(Visitor {
+        id: VisitorId(r.try_get("visitor_id")?),
+        widget_id: WidgetId(r.try_get("widget_id")?),
+        created_at: Timestamp(r.try_get("created_at")?),
+        last_seen_at: Timestamp(r.try_get("last_seen_at")?),
+    })
+}
+
+const VISIT_COLS: &str =
+    "visit_id, visitor_id, number, started_at, last_activity_at, browser, os, device, language, country";
+
+fn visit_row(r: &SqliteRow) -> Result<Visit> {
+    Ok(Visit {
+        id: VisitId(r.try_get("visit_id")?),
+        visitor_id: VisitorId(r.try_get("visitor_id")?),
+        number: r.try_get("number")?,
+        started_at: Timestamp(r.try_get("started_at")?),
+        last_activity_at: Timestamp(r.try_get("last_activity_at")?),
+        meta: VisitMeta {
+            browser: r.try_get("browser")?,
+            os: r.try_get("os")?,
+            device: r.try_get("device")?,
+            language: r.try_get("language")?,
+            country: r.try_get("country")?,
+        },
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("select 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    async fn create_org(&self, name: &str, now: Timestamp) -> Result<Org> {
+        let id: i64 = sqlx::query_scalar("insert into org (name, created_at) values (?, ?) returning org_id")
+            .bind(name)
+            .bind(now.0)
+            .fetch_one(&self.write)
+            .await?;
+        Ok(Org { id: OrgId(id), name: name.to_owned(), created_at: now })
+    }
+
+    async fn create_queue(&self, org: OrgId, name: &str, now: Timestamp) -> Result<Queue> {
+        let id: i64 = sqlx::query_scalar(
+            "insert into queue (org_id, name, created_at) values (?, ?, ?) returning queue_id",
+        )
+        .bind(org.0)
+        .bind(name)
+        .bind(now.0)
+        .fetch_one(&self.write)
+        .await
+        .map_err(|e| {
+            if StoreError::is_unique_violation(&e) {
+                StoreError::Conflict("queue name taken")
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(Queue { id: QueueId(id), org_id: org, name: name.to_owned(), hours: None, created_at: now })
+    }
+
+    async fn queue(&self, id: QueueId) -> Result<Option<Queue>> {
+        sqlx::query("select queue_id, org_id, name, hours, created_at from queue where queue_id = ?")
+            .bind(id.0)
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| queue_row(&r))
+            .transpose()
+    }
+
+    async fn set_queue_hours(
+        &self,
+        id: QueueId,
+        hours: Option<&beckon_domain::hours::OperatingHours>,
+    ) -> Result<()> {
+        let r = sqlx::query("update queue set hours = ? where queue_id = ?")
+            .bind(hours.map(|h| serde_json::to_string(h).expect("hours serialise")))
+            .bind(id.0)
+            .execute(&self.write)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound("queue"));
+        }
+        Ok(())
+    }
+
+    async fn routing_rules(&self, org: OrgId) -> Result<Vec<beckon_domain::routing::RoutingRule>> {
+        let text: Option<String> = sqlx::query_scalar("select rules from routing_rules where org_id = ?")
+            .bind(org.0)
+            .fetch_optional(&self.read)
+            .await?;
+        match text {
+            Some(t) => serde_json::from_str(&t).map_err(|_| corrupt("routing_rules.rules")),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn set_routing_rules(
+        &self,
+        org: OrgId,
+        rules: &[beckon_domain::routing::RoutingRule],
+        now: Timestamp,
+    ) -> Result<()> {
+        let text = serde_json::to_string(rules).expect("rules serialise");
+        sqlx::query(
+            "insert into routing_rules (org_id, rules, updated_at, created_at) values (?1, ?2, ?3, ?3)
+             on conflict (org_id) do update set rules = excluded.rules, updated_at = excluded.updated_at",
+        )
+        .bind(org.0)
+        .bind(&text)
+        .bind(now.0)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_agent_queues(&self, agent: AgentId, queues: &[QueueId], now: Timestamp) -> Result<()> {
+        let mut conn = self.write.acquire().await?;
+        sqlx::query("begin immediate").execute(&mut *conn).await?;
+        let result = async {
+            sqlx::query("delete from agent_queue where agent_id = ?")
+                .bind(agent.0)
+                .execute(&mut *conn)
+                .await?;
+            for q in queues {
+                sqlx::query(
+                    "insert or ignore into agent_queue (agent_id, queue_id, created_at) values (?, ?, ?)",
+                )
+                .bind(agent.0)
+                .bind(q.0)
+                .bind(now.0)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok::<_, StoreError>(())
+        }
+        .await;
+        let end = if result.is_ok() { "commit" } else { "rollback" };
+        sqlx::query(end).execute(&mut *conn).await?;
+        result
+    }
+
+    async fn create_widget(&self, w: NewWidget, now: Timestamp) -> Result<Widget> {
+        let origins = serde_json::to_string(&w.allowed_origins).expect("origins serialise");
+        let settings = serde_json::to_string(&w.settings).expect("settings serialise");
+        let id: i64 = sqlx::query_scalar(
+            "insert into widget (org_id, widget_key, name, allowed_origins, default_queue_id, settings, auth, created_at)
+             values (?, ?, ?, ?, ?, ?, ?, ?) returning widget_id",
+        )
+        .bind(w.org_id.0)
+        .bind(w.key.as_str())
+        .bind(&w.name)
+        .bind(&origins)
+        .bind(w.default_queue_id.map(|q| q.0))
+        .bind(&settings)
+        .bind(w.auth.as_ref().map(|a| serde_json::to_string(a).expect("auth serialises")))
+        .bind(now.0)
+        .fetch_one(&self.write)
+        .await
+        .map_err(|e| if StoreError::is_unique_violation(&e) { StoreError::Conflict("widget key taken") } else { e.into() })?;
+        Ok(Widget {
+            id: WidgetId(id),
+            org_id: w.org_id,
+            key: w.key,
+            name: w.name,
+            allowed_origins: w.allowed_origins,
+            default_queue_id: w.default_queue_id,
+            settings: w.settings,
+            auth: w.auth,
+            created_at: now,
+        })
+    }
+
+    async fn widget(&self, id: WidgetId) -> Result<Option<Widget>> {
+        sqlx::query(&format!("select {WIDGET_COLS} from widget where widget_id = ?"))
+            .bind(id.0)
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| widget_row(&r))
+            .transpose()
+    }
+
+    async fn widget_by_key(&self, key: &WidgetKey) -> Result<Option<Widget>> {
+        sqlx::query(&format!("select {WIDGET_COLS} from widget where widget_key = ?"))
+            .bind(key.as_str())
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| widget_row(&r))
+            .transpose()
+    }
+
+    async fn set_widget_auth(&self, widget: WidgetId, auth: Option<&WidgetAuth>) -> Result<()> {
+        let r = sqlx::query("update widget set auth = ? where widget_id = ?")
+            .bind(auth.map(|a| serde_json::to_string(a).expect("auth serialises")))
+            .bind(widget.0)
+            .execute(&self.write)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound("widget"));
+        }
+        Ok(())
+    }
+
+    async fn create_agent(&self, a: NewAgent, now: Timestamp) -> Result<Agent> {
+        let email = a.email.trim().to_lowercase();
+        let id: i64 = sqlx::query_scalar(
+            "insert into agent (org_id, email, name, password_hash, role, capacity, presence, created_at)
+             values (?, ?, ?, ?, ?, ?, 'offline', ?) returning agent_id",
+        )
+        .bind(a.org_id.0)
+        .bind(&email)
+        .bind(&a.name)
+        .bind(&a.password_hash)
+        .bind(a.role.as_str())
+        .bind(i64::from(a.capacity))
+        .bind(now.0)
+        .fetch_one(&self.write)
+        .await
+        .map_err(|e| {
+            if StoreError::is_unique_violation(&e) { StoreError::Conflict("email taken") } else { e.into() }
+        })?;
+        Ok(Agent {
+            id: AgentId(id),
+            org_id: a.org_id,
+            email,
+            name: a.name,
+            role: a.role,
+            capacity: a.capacity,
+            presence: Presence::Offline,
+            created_at: now,
+        })
+    }
+
+    async fn agent(&self, id: AgentId) -> Result<Option<Agent>> {
+        sqlx::query(&format!("select {AGENT_COLS} from agent where agent_id = ?"))
+            .bind(id.0)
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| agent_row(&r))
+            .transpose()
+    }
+
+    async fn agent_credentials(&self, email: &str) -> Result<Option<(Agent, String)>> {
+        let row = sqlx::query(&format!("select {AGENT_COLS}, password_hash from agent where email = ?"))
+            .bind(email.trim().to_lowercase())
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| Ok((agent_row(&r)?, r.try_get("password_hash")?))).transpose()
+    }
+
+    async fn set_agent_presence(&self, id: AgentId, presence: Presence) -> Result<()> {
+        sqlx::query("update agent set presence = ? where agent_id = ?")
+            .bind(presence.as_str())
+            .bind(id.0)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn add_agent_to_queue(&self, agent: AgentId, queue: QueueId, now: Timestamp) -> Result<()> {
+        sqlx::query("insert or ignore into agent_queue (agent_id, queue_id, created_at) values (?, ?, ?)")
+            .bind(agent.0)
+            .bind(queue.0)
+            .bind(now.0)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn queue_agents(&self, queue: QueueId) -> Result<Vec<Agent>> {
+        let cols = AGENT_COLS.split(", ").map(|c| format!("a.{c}")).collect::<Vec<_>>().join(", ");
+        sqlx::query(&format!(
+            "select {cols} from agent a join agent_queue aq on aq.agent_id = a.agent_id
+             where aq.queue_id = ? order by a.agent_id"
+        ))
+        .bind(queue.0)
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(agent_row)
+        .collect()
+    }
+
+    async fn agent_queues(&self, agent: AgentId) -> Result<Vec<QueueId>> {
+        let ids: Vec<i64> =
+            sqlx::query_scalar("select queue_id from agent_queue where agent_id = ? order by queue_id")
+                .bind(agent.0)
+                .fetch_all(&self.read)
+                .await?;
+        Ok(ids.into_iter().map(QueueId).collect())
+    }
+
+    async fn create_agent_session(
+        &self,
+        token_hash: &str,
+        agent: AgentId,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<()> {
+        sqlx::query(
+            "insert into agent_session (token_hash, agent_id, expires_at, created_at) values (?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(agent.0)
+        .bind(expires_at.0)
+        .bind(now.0)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn agent_for_session(&self, token_hash: &str, now: Timestamp) -> Result<Option<Agent>> {
+        let cols = AGENT_COLS.split(", ").map(|c| format!("a.{c}")).collect::<Vec<_>>().join(", ");
+        sqlx::query(&format!(
+            "select {cols} from agent_session s join agent a on a.agent_id = s.agent_id
+             where s.token_hash = ? and s.expires_at > ?"
+        ))
+        .bind(token_hash)
+        .bind(now.0)
+        .fetch_optional(&self.read)
+        .await?
+        .map(|r| agent_row(&r))
+        .transpose()
+    }
+
+    async fn delete_agent_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("delete from agent_session where token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_visitor(&self, widget: WidgetId, token_hash: &str, now: Timestamp) -> Result<Visitor> {
+        let id: i64 = sqlx::query_scalar(
+            "insert into visitor (widget_id, token_hash, last_seen_at, created_at) values (?, ?, ?, ?) returning visitor_id",
+        )
+        .bind(widget.0)
+        .bind(token_hash)
+        .bind(now.0)
+        .bind(now.0)
+        .fetch_one(&self.write)
+        .await?;
+        Ok(Visitor { id: VisitorId(id), widget_id: widget, created_at: now, last_seen_at: now })
+    }
+
+    async fn visitor_by_token(&self, token_hash: &str) -> Result<Option<Visitor>> {
+        sqlx::query(
+            "select visitor_id, widget_id, created_at, last_seen_at from visitor where token_hash = ?",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.read)
+        .await?
+        .map(|r| visitor_row(&r))
+        .transpose()
+    }
+
+    async fn set_visitor_auth_sub(&self, visitor: VisitorId, sub: &str) -> Result<()> {
+        sqlx::query("update visitor set auth_sub = ? where visitor_id = ?")
+            .bind(sub)
+            .bind(visitor.0)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn touch_visit(&self, visitor: VisitorId, inactivity_ms: i64, now: Timestamp) -> Result<Visit> {
+        // The write pool has one connection, so this read-then-write cannot interleave with
+        // another writer.
+        let mut conn = self.write.acquire().await?;
+        sqlx::query("begin immediate").execute(&mut *conn).await?;
+        let result = async {
+            let last = sqlx::query(&format!(
+                "select {VISIT_COLS} from visit where visitor_id = ? order by number desc limit 1"
+            ))
+            .bind(visitor.0)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| visit_row(&r))
+            .transpose()?;
+            let visit = match last {
+                Some(v) if now.since(v.last_activity_at) <= inactivity_ms => {
+                    sqlx::query("update visit set last_activity_at = ? where visit_id = ?")
+                        .bind(now.0)
+                        .bind(v.id.0)
+                        .execute(&mut *conn)
+                        .await?;
+                    Visit { last_activity_at: now, ..v }
+                }
+                last => {
+                    let number = last.map_or(1, |v| v.number + 1);
+                    let id: i64 = sqlx::query_scalar(
+                        "insert into visit (visitor_id, number, started_at, last_activity_at, created_at)
+                         values (?, ?, ?, ?, ?) returning visit_id",
+                    )
+                    .bind(visitor.0)
+                    .bind(number)
+                    .bind(now.0)
+                    .bind(now.0)
+                    .bind(now.0)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                    Visit {
+                        id: VisitId(id),
+                        visitor_id: visitor,
+                        number,
+                        started_at: now,
+                        last_activity_at: now,
+                        meta: VisitMeta::default(),
+                    }
+                }
+            };
+            sqlx::query("update visitor set last_seen_at = ? where visitor_id = ?")
+                .bind(now.0)
+                .bind(visitor.0)
+                .execute(&mut *conn)
+                .await?;
+            Ok::<_, StoreError>(visit)
+        }
+        .await;
+        let end = if result.is_ok() { "commit" } else { "rollback" };
+        sqlx::query(end).execute(&mut *conn).await?;
+        result
+    }
+
+    async fn record_page_view(&self, pv: NewPageView, now: Timestamp) -> Result<()> {
+        sqlx::query(
+            "insert into page_view (visit_id, visitor_id, url, title, referrer, created_at) values (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(pv.visit_id.0)
+        .bind(pv.visitor_id.0)
+        .bind(&pv.url)
+        .bind(&pv.title)
+        .bind(&pv.referrer)
+        .bind(now.0)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_visit_meta(&self, visit: VisitId, meta: &VisitMeta) -> Result<()> {
+        sqlx::query(
+            "update visit set browser = ?, os = ?, device = ?, language = ?, country = ? where visit_id = ?",
+        )
+        .bind(meta.browser.as_deref())
+        .bind(meta.os.as_deref())
+        .bind(meta.device.as_deref())
+        .bind(meta.language.as_deref())
+        .bind(meta.country.as_deref())
+        .bind(visit.0)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn latest_visit(&self, visitor: VisitorId) -> Result<Option<Visit>> {
+        sqlx::query(&format!(
+            "select {VISIT_COLS} from visit where visitor_id = ? order by number desc limit 1"
+        ))
+        .bind(visitor.0)
+        .fetch_optional(&self.read)
+        .await?
+        .map(|r| visit_row(&r))
+        .transpose()
+    }
+
+    async fn page_views(&self, visit: VisitId, limit: u32) -> Result<Vec<PageView>> {
+        let mut views = sqlx::query(
+            "select url, title, referrer, created_at from page_view where visit_id = ?
+             order by page_view_id desc limit ?",
+        )
+        .bind(visit.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(PageView {
+                url: r.try_get("url")?,
+                title: r.try_get("title")?,
+                referrer: r.try_get("referrer")?,
+                at: Timestamp(r.try_get("created_at")?),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        views.reverse();
+        Ok(views)
+    }
+
+    async fn visitor_summary(&self, visitor: VisitorId) -> Result<Option<VisitorSummary>> {
+        let row = sqlx::query(
+            "select v.visitor_id, v.created_at, v.last_seen_at,
+                    (select count(*) from visit where visitor_id = v.visitor_id) as visits,
+                    (select count(*) from page_view where visitor_id = v.visitor_id) as page_views,
+                    (select count(*) from conversation where visitor_id = v.visitor_id) as conversations
+             from visitor v where v.visitor_id = ?",
+        )
+        .bind(visitor.0)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| {
+            Ok(VisitorSummary {
+                visitor_id: VisitorId(r.try_get("visitor_id")?),
+                first_seen_at: Timestamp(r.try_get("created_at")?),
+                last_seen_at: Timestamp(r.try_get("last_seen_at")?),
+                visits: r.try_get("visits")?,
+                page_views: r.try_get("page_views")?,
+                conversations: r.try_get("conversations")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn conversations_of_visitor(&self, visitor: VisitorId, limit: u32) -> Result<Vec<Conversation>> {
+        sqlx::query(&format!(
+            "select {CONVERSATION_COLS} from conversation where visitor_id = ? order by conversation_id desc limit ?"
+        ))
+        .bind(visitor.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(conversation_row)
+        .collect()
+    }
+
+    async fn record_invite_event(&self, ev: NewInviteEvent, now: Timestamp) -> Result<bool> {
+        let r = sqlx::query(
+            "insert or ignore into invite_event (widget_id, visitor_id, invite_id, source, outcome, reason, message, created_at)
+             values (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(ev.widget_id.0)
+        .bind(ev.visitor_id.0)
+        .bind(&ev.invite_id)
+        .bind(&ev.source)
+        .bind(&ev.outcome)
+        .bind(ev.reason.as_deref())
+        .bind(&ev.message)
+        .bind(now.0)
+        .execute(&self.write)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn invite_events(&self, widget: WidgetId) -> Result<Vec<InviteEvent>> {
+        sqlx::query(
+            "select visitor_id, invite_id, source, outcome, reason, message, created_at from invite_event
+             where widget_id = ? order by invite_event_id",
+        )
+        .bind(widget.0)
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(InviteEvent {
+                visitor_id: VisitorId(r.try_get("visitor_id")?),
+                invite_id: r.try_get("invite_id")?,
+                source: r.try_get("source")?,
+                outcome: r.try_get("outcome")?,
+                reason: r.try_get("reason")?,
+                message: r.try_get("message")?,
+                created_at: Timestamp(r.try_get("created_at")?),
+            })
+        })
+        .collect()
+    }
+
+    async fn invite_funnel(
+        &self,
+        org: OrgId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<InviteFunnelRow>> {
+        use std::collections::BTreeMap;
+        let mut rows: BTreeMap<(String, String), InviteFunnelRow> = BTreeMap::new();
+        let events = sqlx::query(
+            "select date(e.created_at / 1000, 'unixepoch') as day, e.source, e.outcome,
+                    coalesce(e.reason, '') as reason, count(*) as n
+             from invite_event e join widget w on w.widget_id = e.widget_id
+             where w.org_id = ? and e.created_at >= ? and e.created_at < ?
+             group by day, e.source, e.outcome, reason",
+        )
+        .bind(org.0)
+        .bind(from.0)
+        .bind(to.0)
+        .fetch_all(&self.read)
+        .await?;
+        for r in &events {
+            let (day, source): (String, String) = (r.try_get("day")?, r.try_get("source")?);
+            let n: i64 = r.try_get("n")?;
+            let row = rows.entry((day.clone(), source.clone())).or_insert_with(|| InviteFunnelRow {
+                day,
+                source,
+                ..Default::default()
+            });
+            match r.try_get::<String, _>("outcome")?.as_str() {
+                "offered" => row.offered += n,
+                "shown" => row.shown += n,
+                "accepted" => row.accepted += n,
+                "declined" => row.declined += n,
+                "expired" => row.expired += n,
+                "suppressed" => *row.suppressed.entry(r.try_get("reason")?).or_default() += n,
+                _ => {}
+            }
+        }
+        // Conversations started from invites: the source is the one the invite was recorded with.
+        let convs = sqlx::query(
+            "select date(c.created_at / 1000, 'unixepoch') as day,
+                    (select e.source from invite_event e where e.visitor_id = c.visitor_id and e.invite_id = c.invite_id limit 1) as source,
+                    count(*) as n, sum(case when c.accepted_at is not null then 1 else 0 end) as answered
+             from conversation c
+             where c.org_id = ? and c.invite_id is not null and c.created_at >= ? and c.created_at < ?
+             group by day, source",
+        )
+        .bind(org.0)
+        .bind(from.0)
+        .bind(to.0)
+        .fetch_all(&self.read)
+        .await?;
+        for r in &convs {
+            let day: String = r.try_get("day")?;
+            let source: String = r.try_get::<Option<String>, _>("source")?.unwrap_or_else(|| "sdk".into());
+            let row = rows.entry((day.clone(), source.clone())).or_insert_with(|| InviteFunnelRow {
+                day,
+                source,
+                ..Default::default()
+            });
+            row.conversations += r.try_get::<i64, _>("n")?;
+            row.answered += r.try_get::<i64, _>("answered")?;
+        }
+        Ok(rows.into_values().collect())
+    }
+
+    async fn create_conversation(&self, c: NewConversation, now: Timestamp) -> Result<Conversation> {
+        let context = serde_json::to_string(&c.context).expect("context serialises");
+        let row = sqlx::query(&format!(
+            "insert into conversation (org_id, widget_id, visitor_id, queue_id, state, proactive, invite_id, context, auth_sub, created_at)
+             values (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) returning {CONVERSATION_COLS}"
+        ))
+        .bind(c.org_id.0)
+        .bind(c.widget_id.0)
+        .bind(c.visitor_id.0)
+        .bind(c.queue_id.map(|q| q.0))
+        .bind(c.proactive)
+        .bind(c.invite_id.as_deref())
+        .bind(&context)
+        .bind(c.auth_sub.as_deref())
+        .bind(now.0)
+        .fetch_one(&self.write)
+        .await
+        .map_err(|e| {
+            if StoreError::is_unique_violation(&e) {
+                StoreError::Conflict("the visitor already has an open conversation")
+            } else {
+                e.into()
+            }
+        })?;
+        conversation_row(&row)
+    }
+
+    async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>> {
+        sqlx::query(&format!("select {CONVERSATION_COLS} from conversation where conversation_id = ?"))
+            .bind(id.0)
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| conversation_row(&r))
+            .transpose()
+    }
+
+    async fn open_conversation_of_visitor(&self, visitor: VisitorId) -> Result<Option<Conversation>> {
+        sqlx::query(&format!(
+            "select {CONVERSATION_COLS} from conversation
+             where visitor_id = ? and state in ('queued', 'active', 'transferred')"
+        ))
+        .bind(visitor.0)
+        .fetch_optional(&self.read)
+        .await?
+        .map(|r| conversation_row(&r))
+        .transpose()
+    }
+
+    async fn open_conversations_of_agent(&self, agent: AgentId) -> Result<Vec<Conversation>> {
+        sqlx::query(&format!(
+            "select {CONVERSATION_COLS} from conversation
+             where (agent_id = ?1 or offered_agent_id = ?1) and state in ('queued', 'active', 'transferred')
+             order by conversation_id"
+        ))
+        .bind(agent.0)
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(conversation_row)
+        .collect()
+    }
+
+    async fn unoffered_waiting(&self, queue: QueueId) -> Result<Vec<Conversation>> {
+        sqlx::query(&format!(
+            "select {CONVERSATION_COLS} from conversation
+             where queue_id = ? and state in ('queued', 'transferred') and offered_agent_id is null
+             order by created_at, conversation_id"
+        ))
+        .bind(queue.0)
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(conversation_row)
+        .collect()
+    }
+
+    async fn queue_position(&self, id: ConversationId) -> Result<Option<i64>> {
+        let pos: Option<i64> = sqlx::query_scalar(
+            "select 1 + (select count(*) from conversation o
+                         where o.queue_id = c.queue_id and o.state in ('queued', 'transferred')
+                           and (o.created_at, o.conversation_id) < (c.created_at, c.conversation_id))
+             from conversation c where c.conversation_id = ? and c.state in ('queued', 'transferred')",
+        )
+        .bind(id.0)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(pos)
+    }
+
+    async fn average_wait_ms(&self, queue: QueueId, since: Timestamp) -> Result<Option<i64>> {
+        let avg: Option<f64> = sqlx::query_scalar(
+            "select avg(accepted_at - created_at) from conversation
+             where queue_id = ? and accepted_at is not null and accepted_at >= ?",
+        )
+        .bind(queue.0)
+        .bind(since.0)
+        .fetch_one(&self.read)
+        .await?;
+        Ok(avg.map(|a| a.round() as i64))
+    }
+
+    async fn offer_conversation(&self, id: ConversationId, agent: AgentId) -> Result<bool> {
+        let r = sqlx::query(
+            "update conversation set offered_agent_id = ?
+             where conversation_id = ? and state in ('queued', 'transferred') and offered_agent_id is null",
+        )
+        .bind(agent.0)
+        .bind(id.0)
+        .execute(&self.write)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn withdraw_offer(&self, id: ConversationId, agent: AgentId) -> Result<bool> {
+        let r = sqlx::query(
+            "update conversation set offered_agent_id = null where conversation_id = ? and offered_agent_id = ?",
+        )
+        .bind(id.0)
+        .bind(agent.0)
+        .execute(&self.write)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn accept_conversation(
+        &self,
+        id: ConversationId,
+        agent: AgentId,
+        now: Timestamp,
+    ) -> Result<Option<Conversation>> {
+        sqlx::query(&format!(
+            "update conversation set state = 'active', agent_id = ?1, offered_agent_id = null,
+                 accepted_at = coalesce(accepted_at, ?3)
+             where conversation_id = ?2 and offered_agent_id = ?1 and state in ('queued', 'transferred')
+             returning {CONVERSATION_COLS}"
+        ))
+        .bind(agent.0)
+        .bind(id.0)
+        .bind(now.0)
+        .fetch_optional(&self.write)
+        .await?
+        .map(|r| conversation_row(&r))
+        .transpose()
+    }
+
+    async fn transfer_conversation(
+        &self,
+        id: ConversationId,
+        from: AgentId,
+        queue: Option<QueueId>,
+        to_agent: Option<AgentId>,
+    ) -> Result<Option<Conversation>> {
+        sqlx::query(&format!(
+            "update conversation set state = 'transferred', agent_id = null, offered_agent_id = ?,
+                 queue_id = coalesce(?, queue_id)
+             where conversation_id = ? and agent_id = ? and state = 'active'
+             returning {CONVERSATION_COLS}"
+        ))
+        .bind(to_agent.map(|a| a.0))
+        .bind(queue.map(|q| q.0))
+        .bind(id.0)
+        .bind(from.0)
+        .fetch_optional(&self.write)
+        .await?
+        .map(|r| conversation_row(&r))
+        .transpose()
+    }
+
+    async fn agents_of_org(&self, org: OrgId) -> Result<Vec<Agent>> {
+        sqlx::query(&format!("select {AGENT_COLS} from agent where org_id = ? order by name, agent_id"))
+            .bind(org.0)
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(agent_row)
+            .collect()
+    }
+
+    async fn queues_of_org(&self, org: OrgId) -> Result<Vec<Queue>> {
+        sqlx::query(
+            "select queue_id, org_id, name, hours, created_at from queue where org_id = ? order by name",
+        )
+        .bind(org.0)
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(queue_row)
+        .collect()
+    }
+
+    async fn close_conversation(
+        &self,
+        id: ConversationId,
+        to: ConversationState,
+        now: Timestamp,
+    ) -> Result<Option<Conversation>> {
+        debug_assert!(!to.is_open());
+        sqlx::query(&format!(
+            "update conversation set state = ?, offered_agent_id = null, ended_at = ?
+             where conversation_id = ? and state in ('queued', 'active', 'transferred')
+             returning {CONVERSATION_COLS}"
+        ))
+        .bind(to.as_str())
+        .bind(now.0)
+        .bind(id.0)
+        .fetch_optional(&self.write)
+        .await?
+        .map(|r| conversation_row(&r))
+        .transpose()
+    }
+
+    async fn authenticate_conversation(
+        &self,
+        id: ConversationId,
+        sub: &str,
+        context: &Context,
+    ) -> Result<Option<Conversation>> {
+        let context = serde_json::to_string(context).expect("context serialises");
+        sqlx::query(&format!(
+            "update conversation set auth_sub = ?, context = ?
+             where conversation_id = ? and state in ('queued', 'active', 'transferred')
+             returning {CONVERSATION_COLS}"
+        ))
+        .bind(sub)
+        .bind(&context)
+        .bind(id.0)
+        .fetch_optional(&self.write)
+        .await?
+        .map(|r| conversation_row(&r))
+        .transpose()
+    }
+
+    async fn conversations_of_identity(
+        &self,
+        org: OrgId,
+        sub: &str,
+        limit: u32,
+    ) -> Result<Vec<Conversation>> {
+        sqlx::query(&format!(
+            "select {CONVERSATION_COLS} from conversation where org_id = ? and auth_sub = ?
+             order by conversation_id desc limit ?"
+        ))
+        .bind(org.0)
+        .bind(sub)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(conversation_row)
+        .collect()
+    }
+
+    async fn search_conversations(&self, q: &ConversationSearch) -> Result<Vec<ConversationSummary>> {
+        let cols = CONVERSATION_COLS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+        let text = q.text.as_deref().map(fts_query).filter(|t| !t.is_empty());
+        let sql = format!(
+            "select {cols}, a.name as agent_name,
+                    (select m.text from message m where m.conversation_id = c.conversation_id
+                       and m.tags not like '%\"internal\"%' order by m.seq desc limit 1) as last_message
+             from conversation c left join agent a on a.agent_id = c.agent_id
+             where (?1 is null or c.org_id = ?1)
+               and (?2 is null or c.conversation_id in (
+                     select m.conversation_id from message_fts f join message m on m.message_id = f.rowid
+                     where message_fts match ?2))
+               and (?3 is null or c.visitor_id = ?3)
+               and (?4 is null or c.auth_sub = ?4)
+               and (?5 is null or c.agent_id = ?5)
+               and (?6 is null or c.state = ?6)
+               and (?7 is null or c.created_at >= ?7)
+               and (?8 is null or c.created_at < ?8)
+               and (?9 is null or c.conversation_id < ?9)
+             order by c.conversation_id desc limit ?10"
+        );
+        sqlx::query(&sql)
+            .bind(q.org_id.map(|o| o.0))
+            .bind(text)
+            .bind(q.visitor_id.map(|v| v.0))
+            .bind(q.auth_sub.as_deref())
+            .bind(q.agent_id.map(|a| a.0))
+            .bind(q.state.map(|s| s.as_str()))
+            .bind(q.created_from.map(|t| t.0))
+            .bind(q.created_to.map(|t| t.0))
+            .bind(q.before_id.map(|c| c.0))
+            .bind(i64::from(q.limit.clamp(1, 200)))
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(ConversationSummary {
+                    conversation: conversation_row(r)?,
+                    agent_name: r.try_get("agent_name")?,
+                    last_message: r.try_get("last_message")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn agent_loads(&self, agents: &[AgentId]) -> Result<HashMap<AgentId, u32>> {
+        if agents.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let marks = vec!["?"; agents.len()].join(", ");
+        let sql = format!(
+            "select a, count(*) as n from (
+                 select agent_id as a from conversation where state = 'active' and agent_id in ({marks})
+                 union all
+                 select offered_agent_id as a from conversation
+                 where state in ('queued', 'transferred') and offered_agent_id in ({marks})
+             ) group by a"
+        );
+        let mut q = sqlx::query(&sql);
+        for _ in 0..2 {
+            for a in agents {
+                q = q.bind(a.0);
+            }
+        }
+        let rows = q.fetch_all(&self.read).await?;
+        rows.iter().map(|r| Ok((AgentId(r.try_get("a")?), r.try_get::<i64, _>("n")? as u32))).collect()
+    }
+
+    async fn append_message(&self, m: NewMessage, now: Timestamp) -> Result<Appended> {
+        let (reply, rx) = oneshot::channel();
+        self.appends.send(AppendRequest { message: m, now, reply }).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn messages_after(&self, c: ConversationId, after_seq: i64, limit: u32) -> Result<Vec<Message>> {
+        sqlx::query(&format!(
+            "select {MESSAGE_COLS} from message where conversation_id = ? and seq > ? order by seq limit ?"
+        ))
+        .bind(c.0)
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(message_row)
+        .collect()
+    }
+}

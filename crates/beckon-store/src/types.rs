@@ -1,0 +1,124 @@
+//! Inputs to the store (`New…`) and the few results that are not domain records.
+
+use beckon_domain::message::Message;
+use beckon_domain::model::{Role, WidgetAuth, WidgetSettings};
+use beckon_domain::*;
+
+#[derive(Debug, Clone)]
+pub struct NewWidget {
+    pub org_id: OrgId,
+    pub key: WidgetKey,
+    pub name: String,
+    pub allowed_origins: Vec<String>,
+    pub default_queue_id: Option<QueueId>,
+    pub settings: WidgetSettings,
+    pub auth: Option<WidgetAuth>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAgent {
+    pub org_id: OrgId,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub capacity: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewPageView {
+    pub visit_id: VisitId,
+    pub visitor_id: VisitorId,
+    pub url: String,
+    pub title: String,
+    pub referrer: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewConversation {
+    pub org_id: OrgId,
+    pub widget_id: WidgetId,
+    pub visitor_id: VisitorId,
+    pub queue_id: Option<QueueId>,
+    pub proactive: bool,
+    pub invite_id: Option<String>,
+    pub context: Context,
+    /// The verified identity of an authenticated visitor.
+    pub auth_sub: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewInviteEvent {
+    pub widget_id: WidgetId,
+    pub visitor_id: VisitorId,
+    pub invite_id: String,
+    pub source: String,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteEvent {
+    pub visitor_id: VisitorId,
+    pub invite_id: String,
+    pub source: String,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub message: String,
+    pub created_at: Timestamp,
+}
+
+/// The result of an append: the stored message, and whether it was already there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub message: Message,
+    pub duplicate: bool,
+}
+
+/// Filters for finding past conversations (all optional; combined with AND).
+#[derive(Debug, Clone, Default)]
+pub struct ConversationSearch {
+    pub org_id: Option<OrgId>,
+    /// Words that must all appear in the conversation's messages.
+    pub text: Option<String>,
+    pub visitor_id: Option<VisitorId>,
+    /// The authenticated person (`sub`).
+    pub auth_sub: Option<String>,
+    pub agent_id: Option<AgentId>,
+    pub state: Option<ConversationState>,
+    pub created_from: Option<Timestamp>,
+    pub created_to: Option<Timestamp>,
+    /// Page backwards: conversations with a smaller id.
+    pub before_id: Option<ConversationId>,
+    pub limit: u32,
+}
+
+/// A past or present conversation in a list.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ConversationSummary {
+    #[serde(flatten)]
+    pub conversation: beckon_domain::model::Conversation,
+    pub agent_name: Option<String>,
+    /// The newest message that is not agent-only, for a preview.
+    pub last_message: Option<String>,
+}
+
+/// One day of one invite source's funnel (`sdk`, `agent:<id>`, `rule:<id>`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct InviteFunnelRow {
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    pub source: String,
+    pub offered: i64,
+    pub shown: i64,
+    pub accepted: i64,
+    pub declined: i64,
+    pub expired: i64,
+    /// Suppressed invites by reason.
+    pub suppressed: std::collections::BTreeMap<String, i64>,
+    /// Conversations started from an invite of this source that day.
+    pub conversations: i64,
+    /// …of which an agent accepted.
+    pub answered: i64,
+}

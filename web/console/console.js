@@ -1,0 +1,1325 @@
+// Beckon agent console: sign-in, presence, incoming offers, and the conversations an agent is
+// handling, over the agent WebSocket (docs/protocol.md, "Agent WebSocket").
+//
+// Why it is shaped this way:
+// - Plain JS, no framework, no build step: `cargo build` embeds this file as is (STYLE.md §15).
+// - The server is the source of truth. On every `welcome` (first connect and each reconnect) the
+//   console rebuilds its offers and conversations from the frame and `sync`s each assigned
+//   conversation from the highest contiguous `seq` it holds, so a reload or network loss never
+//   loses or duplicates a message (messages are keyed by `seq`).
+// - Messages the agent sends stay "pending" until their `ack`; unacknowledged ones are kept in
+//   localStorage and resent with the same `client_msg_id` after a reconnect or reload (the server
+//   stores a `client_msg_id` once, so resending is safe).
+// - Everything that came from a visitor or another person (messages, names, context) is inserted
+//   with textContent / createElement only. There is no innerHTML in this file, and the server's
+//   CSP forbids inline script as a second line of defence.
+(function () {
+  'use strict';
+
+  // ---------------------------------------------------------------------------------------------
+  // Small DOM helpers. `h` never interprets strings as markup: children strings become text nodes.
+
+  const $ = (id) => document.getElementById(id);
+
+  function h(tag, props, ...children) {
+    const el = document.createElement(tag);
+    if (props) {
+      for (const [key, value] of Object.entries(props)) {
+        if (value === undefined || value === null || value === false) continue;
+        if (key === 'class') el.className = value;
+        else if (key === 'text') el.textContent = value;
+        else if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
+        else if (key === 'type' || key === 'disabled' || key === 'hidden' || key === 'value' || key === 'rows') el[key] = value;
+        else el.setAttribute(key, value === true ? '' : String(value));
+      }
+    }
+    for (const child of children.flat()) {
+      if (child === undefined || child === null || child === false) continue;
+      el.append(child instanceof Node ? child : String(child));
+    }
+    return el;
+  }
+
+  function clear(el) {
+    while (el.firstChild) el.removeChild(el.firstChild);
+  }
+
+  const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+  const dateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  const fmtTime = (ms) => (ms ? timeFmt.format(new Date(ms)) : '');
+  function fmtDateTime(ms) {
+    if (!ms) return '—';
+    const d = new Date(ms);
+    return d.toDateString() === new Date().toDateString() ? `Today, ${timeFmt.format(d)}` : dateTimeFmt.format(d);
+  }
+
+  function fmtWaiting(since) {
+    const s = Math.max(0, Math.round((Date.now() - since) / 1000));
+    if (s < 60) return `${s}s`;
+    const m = Math.floor(s / 60);
+    if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+    return `${Math.floor(m / 60)}h ${m % 60}m`;
+  }
+
+  // A client_msg_id: 1–64 visible ASCII characters. crypto.getRandomValues works on plain http too.
+  function newClientMsgId() {
+    const bytes = new Uint8Array(12);
+    crypto.getRandomValues(bytes);
+    return 'con-' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // HTTP API
+
+  async function api(method, path, body) {
+    const init = { method, credentials: 'same-origin', headers: { accept: 'application/json' } };
+    if (body !== undefined) {
+      init.headers['content-type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    let res;
+    try {
+      res = await fetch(path, init);
+    } catch (_) {
+      const err = new Error('Cannot reach the server. Check your connection and try again.');
+      err.network = true;
+      throw err;
+    }
+    let data = null;
+    if (res.status !== 204) {
+      try { data = await res.json(); } catch (_) { data = null; }
+    }
+    if (!res.ok) {
+      const msg = data && data.error && typeof data.error.message === 'string'
+        ? data.error.message
+        : `The server answered ${res.status}.`;
+      const err = new Error(msg);
+      err.status = res.status;
+      err.code = data && data.error ? data.error.code : undefined;
+      throw err;
+    }
+    return data;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // State
+
+  const OPEN_STATES = ['queued', 'active', 'transferred'];
+  const WAITING_STATES = ['queued', 'transferred'];
+  const TYPING_IDLE_MS = 3000; // stop "typing" after this long without a keystroke
+  const TYPING_REFRESH_MS = 10000; // repeat "typing: true" while the agent keeps typing
+  const VISITOR_TYPING_TIMEOUT_MS = 30000; // forget a visitor's "typing" that was never cleared
+
+  const state = {
+    agent: null,
+    presence: 'offline',
+    offers: new Map(), // conversation id -> conversation (offered to me)
+    convs: new Map(), // conversation id -> record (assigned to me, or ended while open here)
+    selected: null,
+    soundOn: localStorage.getItem('beckon.console.sound') !== 'off',
+    infoOpen: window.matchMedia('(min-width: 1100px)').matches,
+  };
+
+  function relationOf(c) {
+    const me = state.agent && state.agent.id;
+    if (c.agent && c.agent.id === me && OPEN_STATES.includes(c.state)) return 'assigned';
+    if (c.offered_agent_id === me && WAITING_STATES.includes(c.state)) return 'offered';
+    return 'none';
+  }
+
+  function displayableContext(c) {
+    const out = [];
+    const ctx = c && c.context && typeof c.context === 'object' ? c.context : {};
+    for (const [name, v] of Object.entries(ctx)) {
+      if (!v || typeof v !== 'object' || v.isDisplayable !== true) continue;
+      const value = v.value === null || v.value === undefined ? '' : String(v.value);
+      out.push([name, value]);
+    }
+    return out;
+  }
+
+  function visitorLabel(c) {
+    for (const [name, value] of displayableContext(c)) {
+      if (/^(name|full name|your name|visitor name)$/i.test(name.trim()) && value.trim()) return value.trim();
+    }
+    return `Visitor ${c.visitor_id}`;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Outbox: agent messages not yet acknowledged, persisted so a reload can resend them.
+
+  function outboxKey() { return `beckon.console.outbox.${state.agent ? state.agent.id : 'none'}`; }
+
+  function loadOutbox() {
+    try {
+      const list = JSON.parse(localStorage.getItem(outboxKey()) || '[]');
+      return Array.isArray(list) ? list : [];
+    } catch (_) { return []; }
+  }
+
+  function saveOutbox() {
+    const list = [];
+    for (const rec of state.convs.values()) {
+      for (const p of rec.pending.values()) {
+        if (!p.failed) list.push({ conversation_id: rec.id, client_msg_id: p.client_msg_id, text: p.text, created_at: p.created_at });
+      }
+    }
+    try {
+      if (list.length) localStorage.setItem(outboxKey(), JSON.stringify(list));
+      else localStorage.removeItem(outboxKey());
+    } catch (_) { /* storage full or disabled: resending after a reload is best effort */ }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The agent WebSocket: connect, reconnect with jittered exponential backoff, request/reply by rid.
+
+  const conn = {
+    ws: null,
+    ready: false, // a welcome arrived on the current socket
+    stopped: true,
+    attempt: 0,
+    retryTimer: null,
+    heartbeat: null,
+    rid: 0,
+    waiters: new Map(),
+  };
+
+  function connect() {
+    conn.stopped = false;
+    clearTimeout(conn.retryTimer);
+    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/agent/ws`;
+    setConnState(conn.attempt ? 'reconnecting' : 'connecting');
+    let ws;
+    try { ws = new WebSocket(url); } catch (_) { scheduleReconnect(); return; }
+    conn.ws = ws;
+    let opened = false;
+    ws.onopen = () => { opened = true; };
+    ws.onmessage = (ev) => {
+      if (conn.ws !== ws) return;
+      let frame;
+      try { frame = JSON.parse(ev.data); } catch (_) { return; }
+      if (frame && typeof frame === 'object') onFrame(frame);
+    };
+    ws.onclose = () => {
+      if (conn.ws !== ws) return;
+      conn.ws = null;
+      conn.ready = false;
+      clearInterval(conn.heartbeat);
+      failWaiters('disconnected');
+      renderAll();
+      if (conn.stopped) return;
+      setConnState('reconnecting');
+      // An upgrade refused before opening may mean the session expired (HTTP 401).
+      if (!opened) checkSessionThenReconnect();
+      else scheduleReconnect();
+    };
+  }
+
+  function scheduleReconnect() {
+    if (conn.stopped) return;
+    const base = Math.min(15000, 500 * 2 ** conn.attempt);
+    const delay = base / 2 + Math.random() * (base / 2);
+    conn.attempt += 1;
+    clearTimeout(conn.retryTimer);
+    conn.retryTimer = setTimeout(connect, delay);
+  }
+
+  async function checkSessionThenReconnect() {
+    try {
+      await api('GET', '/v1/agent/me');
+    } catch (e) {
+      if (e.status === 401) {
+        signedOut('Your session has ended. Please sign in again.');
+        return;
+      }
+    }
+    scheduleReconnect();
+  }
+
+  function disconnect() {
+    conn.stopped = true;
+    clearTimeout(conn.retryTimer);
+    clearInterval(conn.heartbeat);
+    const ws = conn.ws;
+    conn.ws = null;
+    conn.ready = false;
+    failWaiters('disconnected');
+    if (ws) { try { ws.close(1000, 'signed out'); } catch (_) { /* already closed */ } }
+  }
+
+  function sendFrame(frame) {
+    if (!conn.ws || conn.ws.readyState !== WebSocket.OPEN) return false;
+    conn.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  // Sends a frame with a rid; resolves with the reply (ok, ack, chat, pong…), rejects on error.
+  function request(frame, timeoutMs = 15000) {
+    return new Promise((resolve, reject) => {
+      if (!conn.ready) {
+        const err = new Error('Not connected to the server.');
+        err.code = 'disconnected';
+        reject(err);
+        return;
+      }
+      const rid = `r${++conn.rid}`;
+      const timer = setTimeout(() => {
+        conn.waiters.delete(rid);
+        const err = new Error('The server did not answer in time.');
+        err.code = 'timeout';
+        reject(err);
+      }, timeoutMs);
+      conn.waiters.set(rid, { resolve, reject, timer });
+      sendFrame(Object.assign({}, frame, { rid }));
+    });
+  }
+
+  function failWaiters(code) {
+    for (const [rid, w] of conn.waiters) {
+      clearTimeout(w.timer);
+      const err = new Error('The connection to the server was lost.');
+      err.code = code;
+      w.reject(err);
+      conn.waiters.delete(rid);
+    }
+  }
+
+  function startHeartbeat(ws) {
+    clearInterval(conn.heartbeat);
+    // The server pings at the WebSocket level, but a browser cannot see those; an app-level ping
+    // notices a dead network path and reconnects instead of waiting for TCP to give up.
+    conn.heartbeat = setInterval(() => {
+      if (conn.ws !== ws || !conn.ready) return;
+      request({ type: 'ping' }, 10000).catch((e) => {
+        if (e.code === 'timeout' && conn.ws === ws) ws.close();
+      });
+    }, 20000);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Incoming frames
+
+  function onFrame(f) {
+    switch (f.type) {
+      case 'welcome': onWelcome(f); break;
+      case 'offer': if (f.conversation) onConversation(f.conversation, true); break;
+      case 'chat': if (f.conversation) onConversation(f.conversation, false); break;
+      case 'message': if (f.message) onMessage(f.message); break;
+      case 'ack': onAck(f); break;
+      case 'typing': onTyping(f); break;
+      case 'presence': setPresence(f.status); break;
+      case 'error':
+        if (!f.rid || !conn.waiters.has(f.rid)) toast(f.message || 'The server reported an error.', 'error');
+        break;
+      default: break;
+    }
+    if (f.rid && conn.waiters.has(f.rid)) {
+      const w = conn.waiters.get(f.rid);
+      conn.waiters.delete(f.rid);
+      clearTimeout(w.timer);
+      if (f.type === 'error') {
+        const err = new Error(f.message || 'The server refused the request.');
+        err.code = f.code;
+        w.reject(err);
+      } else {
+        w.resolve(f);
+      }
+    }
+  }
+
+  function onWelcome(w) {
+    conn.ready = true;
+    conn.attempt = 0;
+    startHeartbeat(conn.ws);
+    if (w.agent) state.agent = Object.assign({}, state.agent, w.agent);
+    setConnState('online');
+    setPresence(w.presence);
+
+    const open = Array.isArray(w.conversations) ? w.conversations : [];
+    const seenOffers = new Set(state.offers.keys());
+    state.offers.clear();
+    const assigned = new Set();
+    let newOffer = false;
+    for (const c of open) {
+      const rel = relationOf(c);
+      if (rel === 'offered') {
+        state.offers.set(c.id, c);
+        if (!seenOffers.has(c.id)) newOffer = true;
+      } else if (rel === 'assigned') {
+        assigned.add(c.id);
+        upsertRecord(c);
+      }
+    }
+    // Conversations this tab shows that are no longer open for us ended (or moved) while we were
+    // away: fetch what we missed, which includes the closing system message.
+    for (const rec of state.convs.values()) {
+      if (!assigned.has(rec.id) && OPEN_STATES.includes(rec.conv.state)) {
+        rec.conv = Object.assign({}, rec.conv, { state: 'ended' });
+        rec.gone = true;
+      }
+    }
+    // Restore messages that were typed but not acknowledged before a reload.
+    for (const p of loadOutbox()) {
+      const rec = state.convs.get(p.conversation_id);
+      if (rec && !rec.pending.has(p.client_msg_id) && assigned.has(rec.id)) {
+        rec.pending.set(p.client_msg_id, { client_msg_id: p.client_msg_id, text: p.text, created_at: p.created_at });
+      }
+    }
+    for (const rec of state.convs.values()) syncRecord(rec);
+    for (const rec of state.convs.values()) if (assigned.has(rec.id)) flushPending(rec);
+    saveOutbox();
+
+    // Reopen the conversation that was selected before the reload.
+    if (state.selected === null) {
+      const saved = Number(sessionStorage.getItem('beckon.console.selected'));
+      if (saved && state.convs.has(saved)) select(saved, { focus: false });
+    }
+    renderAll();
+    if (newOffer) notifyOffer();
+  }
+
+  function upsertRecord(c) {
+    let rec = state.convs.get(c.id);
+    if (!rec) {
+      rec = {
+        id: c.id,
+        conv: c,
+        messages: new Map(), // seq -> message
+        lastSeq: 0, // highest seq with every seq before it present
+        pending: new Map(), // client_msg_id -> {client_msg_id, text, created_at, failed?, error?}
+        visitorTyping: false,
+        visitorTypingTimer: null,
+        typingSent: false,
+        typingSentAt: 0,
+        typingIdleTimer: null,
+        unread: 0,
+        gone: false,
+        syncing: false,
+        resync: false,
+        view: null,
+      };
+      state.convs.set(c.id, rec);
+    } else {
+      rec.conv = c;
+      rec.gone = false;
+    }
+    return rec;
+  }
+
+  function onConversation(c, isOffer) {
+    const rel = relationOf(c);
+    if (rel === 'offered') {
+      const isNew = !state.offers.has(c.id);
+      state.offers.set(c.id, c);
+      renderOffers();
+      if (isNew || isOffer) notifyOffer(c);
+      return;
+    }
+    const hadOffer = state.offers.delete(c.id);
+    if (rel === 'assigned') {
+      const isNew = !state.convs.has(c.id);
+      const rec = upsertRecord(c);
+      if (isNew) syncRecord(rec);
+      renderRecord(rec);
+    } else {
+      const rec = state.convs.get(c.id);
+      if (rec) {
+        // Ended by us or the visitor, or no longer ours: keep it on screen, read-only.
+        rec.conv = c;
+        stopOwnTyping(rec, false);
+        rec.visitorTyping = false;
+        renderRecord(rec);
+      } else if (hadOffer && (c.state === 'abandoned' || c.state === 'ended')) {
+        toast(`${visitorLabel(c)} left before the chat was accepted.`);
+      }
+    }
+    renderOffers();
+    renderConvList();
+    updateTitle();
+  }
+
+  function onMessage(m) {
+    const rec = state.convs.get(m.conversation_id);
+    if (!rec || typeof m.seq !== 'number') return;
+    if (m.sender && m.sender.kind === 'agent' && m.client_msg_id && rec.pending.has(m.client_msg_id)) {
+      rec.pending.delete(m.client_msg_id);
+      removePendingView(rec, m.client_msg_id);
+      saveOutbox();
+    }
+    if (rec.messages.has(m.seq)) return; // already have it (resent around a reconnect)
+    rec.messages.set(m.seq, m);
+    advanceSeq(rec, m.seq);
+    const kind = m.sender && m.sender.kind;
+    if (kind === 'visitor') {
+      setVisitorTyping(rec, false);
+      if (state.selected !== rec.id || document.hidden) {
+        rec.unread += 1;
+        if (document.hidden) chime('message');
+      }
+    }
+    insertMessageView(rec, m);
+    renderConvList();
+    updateTitle();
+  }
+
+  // Keeps lastSeq at the highest seq with no gap before it, so a later `sync` refetches any gap.
+  function advanceSeq(rec, seq) {
+    while (rec.messages.has(rec.lastSeq + 1)) rec.lastSeq += 1;
+    if (seq > rec.lastSeq + 1 && !rec.syncing) syncRecord(rec);
+  }
+
+  function onAck(a) {
+    const rec = state.convs.get(a.conversation_id);
+    if (!rec) return;
+    const p = rec.pending.get(a.client_msg_id);
+    if (!p) return;
+    rec.pending.delete(a.client_msg_id);
+    removePendingView(rec, a.client_msg_id);
+    saveOutbox();
+    if (typeof a.seq === 'number' && !rec.messages.has(a.seq)) {
+      // The stored copy (same seq) may arrive after the ack; show ours now, dedupe by seq later.
+      const m = {
+        conversation_id: rec.id,
+        seq: a.seq,
+        sender: { kind: 'agent', agent_id: state.agent.id, name: state.agent.name },
+        text: p.text,
+        client_msg_id: a.client_msg_id,
+        created_at: p.created_at,
+      };
+      rec.messages.set(a.seq, m);
+      advanceSeq(rec, a.seq);
+      insertMessageView(rec, m);
+    }
+    renderConvList();
+  }
+
+  function onTyping(t) {
+    if (t.from !== 'visitor') return;
+    const rec = state.convs.get(t.conversation_id);
+    if (rec) setVisitorTyping(rec, !!t.typing);
+  }
+
+  function setVisitorTyping(rec, typing) {
+    clearTimeout(rec.visitorTypingTimer);
+    rec.visitorTyping = typing && isOpen(rec);
+    if (rec.visitorTyping) {
+      rec.visitorTypingTimer = setTimeout(() => setVisitorTyping(rec, false), VISITOR_TYPING_TIMEOUT_MS);
+    }
+    renderTyping(rec);
+    renderConvList();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Requests
+
+  async function syncRecord(rec) {
+    if (!conn.ready) return;
+    if (rec.syncing) { rec.resync = true; return; }
+    rec.syncing = true;
+    try {
+      await request({ type: 'sync', conversation_id: rec.id, after_seq: rec.lastSeq }, 30000);
+    } catch (e) {
+      if (e.code !== 'disconnected') toast(`Could not load the history of ${visitorLabel(rec.conv)}: ${e.message}`, 'error');
+    } finally {
+      rec.syncing = false;
+    }
+    if (rec.resync) { rec.resync = false; syncRecord(rec); }
+  }
+
+  function flushPending(rec) {
+    for (const p of rec.pending.values()) if (!p.failed) transmit(rec, p);
+  }
+
+  function transmit(rec, p) {
+    if (!conn.ready || p.inFlight) return;
+    p.inFlight = true;
+    request({ type: 'send', conversation_id: rec.id, client_msg_id: p.client_msg_id, text: p.text })
+      .catch((e) => {
+        if (!rec.pending.has(p.client_msg_id)) return;
+        if (['invalid_message', 'conversation_closed', 'not_your_conversation'].includes(e.code)) {
+          p.failed = true;
+          p.error = e.message;
+          saveOutbox();
+          renderPendingView(rec, p);
+        } else if (e.code !== 'disconnected') {
+          // rate_limited / internal / no answer: try again shortly with the same id; the server
+          // stores a client_msg_id once, so a retry of a message that did arrive is harmless.
+          setTimeout(() => { if (rec.pending.has(p.client_msg_id)) transmit(rec, p); }, 2000);
+        }
+        // disconnected: resent with the same id after the next welcome.
+      })
+      .finally(() => { p.inFlight = false; });
+  }
+
+  function sendMessage(rec, text) {
+    const p = { client_msg_id: newClientMsgId(), text, created_at: Date.now() };
+    rec.pending.set(p.client_msg_id, p);
+    saveOutbox();
+    renderPendingView(rec, p);
+    stopOwnTyping(rec, true);
+    transmit(rec, p);
+  }
+
+  function ownTyping(rec, hasText) {
+    if (!isOpen(rec)) return;
+    clearTimeout(rec.typingIdleTimer);
+    if (!hasText) { stopOwnTyping(rec, true); return; }
+    const now = Date.now();
+    if (!rec.typingSent || now - rec.typingSentAt > TYPING_REFRESH_MS) {
+      if (conn.ready) sendFrame({ type: 'typing', conversation_id: rec.id, typing: true });
+      rec.typingSent = true;
+      rec.typingSentAt = now;
+    }
+    rec.typingIdleTimer = setTimeout(() => stopOwnTyping(rec, true), TYPING_IDLE_MS);
+  }
+
+  function stopOwnTyping(rec, tell) {
+    clearTimeout(rec.typingIdleTimer);
+    if (rec.typingSent && tell && conn.ready && isOpen(rec)) {
+      sendFrame({ type: 'typing', conversation_id: rec.id, typing: false });
+    }
+    rec.typingSent = false;
+  }
+
+  async function acceptOffer(id, button) {
+    button.disabled = true;
+    button.textContent = 'Accepting…';
+    try {
+      const reply = await request({ type: 'accept', conversation_id: id });
+      if (reply.conversation) onConversation(reply.conversation, false);
+      if (state.convs.has(id)) select(id, { focus: true });
+    } catch (e) {
+      if (e.code === 'offer_gone') {
+        state.offers.delete(id);
+        toast('That chat is no longer offered to you.');
+      } else {
+        button.textContent = 'Accept';
+        button.disabled = false;
+        toast(`Could not accept the chat: ${e.message}`, 'error');
+      }
+      renderOffers();
+      updateTitle();
+    }
+  }
+
+  async function declineOffer(id, button) {
+    button.disabled = true;
+    try {
+      await request({ type: 'reject', conversation_id: id });
+    } catch (e) {
+      if (e.code !== 'offer_gone') {
+        button.disabled = false;
+        toast(`Could not decline the chat: ${e.message}`, 'error');
+        return;
+      }
+    }
+    state.offers.delete(id);
+    renderOffers();
+    updateTitle();
+  }
+
+  async function endConversation(rec, button) {
+    button.disabled = true;
+    stopOwnTyping(rec, true);
+    try {
+      await request({ type: 'end', conversation_id: rec.id });
+      // The console that ended the chat gets `ok` (other consoles get a `chat` frame): mark it
+      // ended here and fetch the closing system message, which may not be pushed to this socket.
+      if (OPEN_STATES.includes(rec.conv.state)) {
+        rec.conv = Object.assign({}, rec.conv, { state: 'ended', ended_at: rec.conv.ended_at || Date.now() });
+      }
+      rec.visitorTyping = false;
+      renderRecord(rec);
+      renderConvList();
+      syncRecord(rec);
+    } catch (e) {
+      button.disabled = false;
+      toast(`Could not end the chat: ${e.message}`, 'error');
+    }
+  }
+
+  async function choosePresence(status) {
+    const before = state.presence;
+    try {
+      const reply = await request({ type: 'presence', status });
+      setPresence(reply.status || status);
+    } catch (e) {
+      setPresence(before);
+      toast(`Could not change your status: ${e.message}`, 'error');
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Notifications: a short WebAudio chime and a flashing tab title.
+
+  let audioCtx = null;
+  function audio() {
+    const AC = window.AudioContext || window.webkitAudioContext;
+    if (!AC) return null;
+    if (!audioCtx) {
+      try { audioCtx = new AC(); } catch (_) { return null; }
+    }
+    if (audioCtx.state === 'suspended') audioCtx.resume().catch(() => {});
+    return audioCtx;
+  }
+  // Browsers only start audio after a user gesture; warm the context on the first one.
+  for (const ev of ['pointerdown', 'keydown']) {
+    window.addEventListener(ev, () => { if (state.soundOn && !audioCtx) audio(); }, { passive: true });
+  }
+
+  function chime(kind) {
+    if (!state.soundOn) return;
+    const ctx = audio();
+    if (!ctx) return;
+    const t0 = ctx.currentTime + 0.02;
+    const notes = kind === 'message' ? [[660, 0]] : [[784, 0], [1175, 0.16]];
+    for (const [freq, at] of notes) {
+      const osc = ctx.createOscillator();
+      const gain = ctx.createGain();
+      osc.type = 'sine';
+      osc.frequency.value = freq;
+      gain.gain.setValueAtTime(0.0001, t0 + at);
+      gain.gain.exponentialRampToValueAtTime(kind === 'message' ? 0.12 : 0.22, t0 + at + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t0 + at + 0.4);
+      osc.connect(gain);
+      gain.connect(ctx.destination);
+      osc.start(t0 + at);
+      osc.stop(t0 + at + 0.45);
+    }
+  }
+
+  const BASE_TITLE = 'Agent console — Beckon';
+  let flashTimer = null;
+  let flashOn = false;
+
+  function attentionTitle() {
+    const offers = state.offers.size;
+    if (offers) return `(${offers}) New chat — Beckon`;
+    let unread = 0;
+    for (const rec of state.convs.values()) unread += rec.unread;
+    if (unread && (document.hidden || !document.hasFocus())) return `(${unread}) New message — Beckon`;
+    return null;
+  }
+
+  function updateTitle() {
+    const t = attentionTitle();
+    if (!t) stopFlash();
+    if (flashTimer) return; // the flasher picks up the new text on its next tick
+    document.title = t || BASE_TITLE;
+  }
+
+  function startFlash() {
+    if (flashTimer) return;
+    flashOn = true;
+    document.title = attentionTitle() || BASE_TITLE;
+    flashTimer = setInterval(() => {
+      const t = attentionTitle();
+      if (!t) { stopFlash(); return; }
+      flashOn = !flashOn;
+      document.title = flashOn ? t : BASE_TITLE;
+    }, 1000);
+  }
+
+  function stopFlash() {
+    if (!flashTimer) return;
+    clearInterval(flashTimer);
+    flashTimer = null;
+    document.title = attentionTitle() || BASE_TITLE;
+  }
+
+  function notifyOffer(c) {
+    chime('offer');
+    if (document.hidden || !document.hasFocus()) startFlash();
+    else updateTitle();
+    if (c) announce(`New chat offer from ${visitorLabel(c)}.`);
+    renderOffers();
+  }
+
+  function onAttention() {
+    stopFlash();
+    const rec = state.selected !== null ? state.convs.get(state.selected) : null;
+    if (rec && !document.hidden && rec.unread) { rec.unread = 0; renderConvList(); }
+    updateTitle();
+  }
+  window.addEventListener('focus', onAttention);
+  document.addEventListener('visibilitychange', () => { if (!document.hidden) onAttention(); });
+
+  // ---------------------------------------------------------------------------------------------
+  // Rendering: header, sidebar
+
+  function setConnState(s) {
+    const el = $('conn');
+    el.dataset.state = s;
+    $('conn-text').textContent = s === 'online' ? 'Connected' : s === 'connecting' ? 'Connecting…' : 'Reconnecting…';
+    // Presence is chosen over the socket, so it can only change while connected.
+    $('presence-select').disabled = s !== 'online';
+  }
+
+  function setPresence(status) {
+    if (!['available', 'busy', 'away', 'offline'].includes(status)) return;
+    state.presence = status;
+    const sel = $('presence-select');
+    sel.value = status;
+    sel.closest('.presence').dataset.status = status;
+    renderOffers();
+  }
+
+  function renderAll() {
+    renderOffers();
+    renderConvList();
+    for (const rec of state.convs.values()) renderRecord(rec);
+    renderStage();
+    updateTitle();
+  }
+
+  // Offer cards are kept by id (not rebuilt), so a new offer does not steal focus from an Accept
+  // button or replay the entrance animation of the others.
+  const offerEls = new Map(); // conversation id -> {li, accept, decline}
+
+  function renderOffers() {
+    const list = $('offers-list');
+    const offers = Array.from(state.offers.values()).sort((a, b) => a.created_at - b.created_at);
+    for (const [id, els] of offerEls) {
+      if (!state.offers.has(id)) { els.li.remove(); offerEls.delete(id); }
+    }
+    for (const c of offers) {
+      let els = offerEls.get(c.id);
+      if (!els) {
+        els = buildOfferCard(c);
+        offerEls.set(c.id, els);
+        list.append(els.li);
+      }
+      if (!els.busy) {
+        els.accept.disabled = !conn.ready;
+        els.decline.disabled = !conn.ready;
+      }
+    }
+    const n = offers.length;
+    $('offers-count').hidden = n === 0;
+    $('offers-count').textContent = String(n);
+    $('offers-empty').hidden = n !== 0;
+    $('offers-empty').textContent = '';
+    if (!n) {
+      $('offers-empty').append(state.presence === 'available'
+        ? 'No incoming chats right now.'
+        : 'No incoming chats. Set your status to Available to receive them.');
+    }
+    const jump = $('offers-jump');
+    jump.hidden = n === 0;
+    jump.textContent = `${n} new`;
+    jump.setAttribute('aria-label', n === 1 ? '1 incoming chat' : `${n} incoming chats`);
+  }
+
+  function buildOfferCard(c) {
+    const ctx = displayableContext(c);
+    const headingId = `offer-${c.id}-title`;
+    const els = { busy: false };
+    els.accept = h('button', { type: 'button', class: 'btn btn--primary', 'aria-describedby': headingId }, 'Accept');
+    els.decline = h('button', { type: 'button', class: 'btn btn--secondary', 'aria-describedby': headingId }, 'Decline');
+    els.accept.addEventListener('click', () => { els.busy = true; els.decline.disabled = true; acceptOffer(c.id, els.accept).finally(() => { els.busy = false; }); });
+    els.decline.addEventListener('click', () => { els.busy = true; els.accept.disabled = true; declineOffer(c.id, els.decline).finally(() => { els.busy = false; }); });
+    els.li = h('li', { class: 'offer-card', 'data-conversation-id': c.id, 'aria-labelledby': headingId },
+      h('div', { class: 'offer-head' },
+        h('h3', { id: headingId, class: 'offer-title' }, visitorLabel(c)),
+        c.proactive ? h('span', { class: 'tag tag--proactive' }, 'Proactive') : null,
+        h('span', { class: 'offer-wait', 'data-since': c.created_at }, `waiting ${fmtWaiting(c.created_at)}`)),
+      ctx.length
+        ? h('dl', { class: 'offer-context' }, ctx.slice(0, 3).map(([k, v]) => h('div', { class: 'kv' }, h('dt', null, k), h('dd', { title: v }, v))))
+        : h('p', { class: 'offer-nocontext' }, 'No context shared.'),
+      ctx.length > 3 ? h('p', { class: 'offer-more' }, `+${ctx.length - 3} more after accepting`) : null,
+      h('div', { class: 'offer-actions' }, els.accept, els.decline));
+    return els;
+  }
+
+  function lastPreview(rec) {
+    let last = null;
+    for (const m of rec.messages.values()) if (!last || m.seq > last.seq) last = m;
+    if (!last) return '';
+    const who = last.sender.kind === 'agent' ? 'You: ' : '';
+    return who + last.text;
+  }
+
+  function renderConvList() {
+    const list = $('conv-list');
+    const focused = document.activeElement && document.activeElement.classList.contains('conv-item')
+      ? document.activeElement.dataset.conversationId : null;
+    clear(list);
+    const recs = Array.from(state.convs.values()).sort((a, b) => a.conv.created_at - b.conv.created_at);
+    let open = 0;
+    for (const rec of recs) {
+      if (isOpen(rec)) open += 1;
+      const c = rec.conv;
+      const status = !isOpen(rec) ? 'Ended' : rec.visitorTyping ? 'typing…' : '';
+      const btn = h('button', {
+        type: 'button',
+        class: `conv-item${isOpen(rec) ? '' : ' conv-item--ended'}`,
+        'data-conversation-id': rec.id,
+        'aria-current': state.selected === rec.id ? 'true' : null,
+      },
+      h('span', { class: 'conv-line' },
+        h('span', { class: 'conv-name' }, visitorLabel(c)),
+        c.proactive ? h('span', { class: 'tag tag--proactive tag--small' }, 'Proactive') : null,
+        rec.unread ? h('span', { class: 'badge', 'aria-label': `${rec.unread} unread` }, String(rec.unread)) : null),
+      h('span', { class: 'conv-line conv-line--sub' },
+        status ? h('span', { class: `conv-status${isOpen(rec) ? ' conv-status--typing' : ''}` }, status) : null,
+        h('span', { class: 'conv-preview' }, lastPreview(rec) || 'No messages yet')));
+      btn.addEventListener('click', () => select(rec.id, { focus: true }));
+      list.append(h('li', null, btn));
+      if (focused === String(rec.id)) btn.focus();
+    }
+    $('convs-empty').hidden = recs.length !== 0;
+    const cap = state.agent && state.agent.capacity;
+    $('convs-count').textContent = cap ? `${open}/${cap}` : recs.length ? String(open) : '';
+  }
+
+  function isOpen(rec) { return OPEN_STATES.includes(rec.conv.state) && !rec.gone; }
+
+  // ---------------------------------------------------------------------------------------------
+  // Rendering: one pane per conversation (kept while it is listed, so drafts and scroll survive)
+
+  function select(id, opts) {
+    if (!state.convs.has(id)) return;
+    state.selected = id;
+    sessionStorage.setItem('beckon.console.selected', String(id));
+    const rec = state.convs.get(id);
+    rec.unread = 0;
+    document.body.dataset.view = 'conv';
+    renderRecord(rec);
+    renderStage();
+    renderConvList();
+    updateTitle();
+    if (opts && opts.focus) {
+      const target = isOpen(rec) ? rec.view.input : rec.view.log;
+      target.focus();
+    }
+    scrollToEnd(rec);
+  }
+
+  function closeRecord(rec) {
+    if (rec.view) rec.view.root.remove();
+    state.convs.delete(rec.id);
+    if (state.selected === rec.id) {
+      state.selected = null;
+      sessionStorage.removeItem('beckon.console.selected');
+      document.body.dataset.view = 'list';
+    }
+    renderConvList();
+    renderStage();
+    $('conv-list').focus();
+  }
+
+  function renderStage() {
+    for (const rec of state.convs.values()) {
+      if (rec.view) rec.view.root.hidden = rec.id !== state.selected;
+    }
+    $('stage-empty').hidden = state.selected !== null && state.convs.has(state.selected);
+    if (state.selected === null) document.body.dataset.view = 'list';
+  }
+
+  function buildView(rec) {
+    const id = rec.id;
+    const titleId = `conv-${id}-title`;
+    const inputId = `conv-${id}-input`;
+    const panelId = `conv-${id}-panel`;
+    const back = h('button', { type: 'button', class: 'btn btn--ghost btn--back', 'aria-label': 'Back to the list of chats' }, '‹ Chats');
+    const title = h('h2', { id: titleId, class: 'chat-title' });
+    const meta = h('p', { class: 'chat-meta' });
+    const infoToggle = h('button', { type: 'button', class: 'btn btn--secondary btn--info', 'aria-controls': panelId, 'aria-expanded': 'false', 'aria-label': 'Visitor info' },
+      h('span', { class: 'label-wide' }, 'Visitor info'), h('span', { class: 'label-narrow' }, 'Info'));
+    const endBtn = h('button', { type: 'button', class: 'btn btn--danger-outline btn--end', 'aria-label': 'End chat' }, 'End', h('span', { class: 'label-wide' }, 'chat'));
+    const closeBtn = h('button', { type: 'button', class: 'btn btn--secondary btn--close', hidden: true }, 'Close');
+    const banner = h('div', { class: 'chat-banner', role: 'status', hidden: true });
+    const log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-labelledby': titleId, tabindex: '0' });
+    const typing = h('div', { class: 'typing', 'aria-live': 'polite' });
+    const hintId = `conv-${id}-hint`;
+    const input = h('textarea', { id: inputId, class: 'composer-input', rows: 1, placeholder: 'Type a reply…', maxlength: '10000', 'aria-describedby': hintId });
+    const sendBtn = h('button', { type: 'submit', class: 'btn btn--primary' }, 'Send');
+    const composerLabel = h('label', { for: inputId, class: 'sr-only' });
+    const form = h('form', { class: 'composer' },
+      h('div', { class: 'composer-row' }, composerLabel, input, sendBtn),
+      h('p', { id: hintId, class: 'composer-hint' }, 'Enter to send · Shift+Enter for a new line'));
+    const panel = h('aside', { id: panelId, class: 'visitor-panel', 'aria-label': 'Visitor details' });
+
+    const root = h('section', { class: 'pane', 'data-conversation-id': id, 'aria-labelledby': titleId, hidden: true },
+      h('div', { class: 'chat' },
+        h('header', { class: 'chat-head' },
+          back,
+          h('div', { class: 'chat-heading' }, title, meta),
+          h('div', { class: 'chat-actions' }, infoToggle, endBtn, closeBtn)),
+        banner, log, typing, form),
+      panel);
+
+    back.addEventListener('click', () => { document.body.dataset.view = 'list'; $('conv-list').focus(); });
+    infoToggle.addEventListener('click', () => {
+      state.infoOpen = !state.infoOpen;
+      for (const r of state.convs.values()) if (r.view) applyInfoState(r);
+    });
+    endBtn.addEventListener('click', () => endConversation(rec, endBtn));
+    closeBtn.addEventListener('click', () => closeRecord(rec));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      submitComposer(rec);
+    });
+    input.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+        ev.preventDefault();
+        submitComposer(rec);
+      }
+    });
+    input.addEventListener('input', () => ownTyping(rec, input.value.trim() !== ''));
+    input.addEventListener('blur', () => stopOwnTyping(rec, true));
+
+    rec.view = { root, title, meta, infoToggle, endBtn, closeBtn, banner, log, typing, input, sendBtn, form, composerLabel, panel, pendingEls: new Map() };
+    $('stage').append(root);
+    applyInfoState(rec);
+    for (const m of Array.from(rec.messages.values()).sort((a, b) => a.seq - b.seq)) insertMessageView(rec, m);
+    for (const p of rec.pending.values()) renderPendingView(rec, p);
+  }
+
+  // The visitor panel sits beside the chat on wide screens and replaces it on narrow ones, so
+  // crossing the breakpoint resets it to that width's default.
+  const wideQuery = window.matchMedia('(min-width: 1100px)');
+  wideQuery.addEventListener('change', () => {
+    state.infoOpen = wideQuery.matches;
+    for (const r of state.convs.values()) if (r.view) applyInfoState(r);
+  });
+
+  function applyInfoState(rec) {
+    rec.view.root.classList.toggle('pane--info', state.infoOpen);
+    rec.view.infoToggle.setAttribute('aria-expanded', String(state.infoOpen));
+  }
+
+  function submitComposer(rec) {
+    const input = rec.view.input;
+    const text = input.value;
+    if (!text.trim() || !isOpen(rec)) return;
+    if (text.length > 10000) { toast('A message can be at most 10,000 characters.', 'error'); return; }
+    input.value = '';
+    sendMessage(rec, text);
+    input.focus();
+  }
+
+  function renderRecord(rec) {
+    if (!rec.view) buildView(rec);
+    const v = rec.view;
+    const c = rec.conv;
+    const label = visitorLabel(c);
+    v.title.textContent = label;
+    v.composerLabel.textContent = `Message to ${label}`;
+    const open = isOpen(rec);
+    const stateText = { queued: 'Waiting', active: 'Active', transferred: 'Transferred', ended: 'Ended', abandoned: 'Abandoned' }[c.state] || c.state;
+    v.meta.textContent = '';
+    v.meta.append(
+      h('span', { class: `state state--${open ? 'open' : 'closed'}` }, stateText),
+      c.proactive ? h('span', { class: 'tag tag--proactive tag--small' }, 'Proactive') : '',
+      h('span', { class: 'chat-meta-time' }, !open
+        ? `at ${fmtTime(c.ended_at || Date.now())}`
+        : c.accepted_at ? `since ${fmtTime(c.accepted_at)}` : `started ${fmtTime(c.created_at)}`));
+    v.endBtn.hidden = !open;
+    v.endBtn.disabled = !conn.ready;
+    v.closeBtn.hidden = open;
+    v.input.disabled = !open;
+    v.sendBtn.disabled = !open;
+    v.form.hidden = !open;
+    if (!open) {
+      v.banner.hidden = false;
+      v.banner.textContent = endedText(rec);
+    } else if (!conn.ready) {
+      v.banner.hidden = false;
+      v.banner.textContent = 'Reconnecting… Messages you send now are delivered when the connection is back.';
+    } else {
+      v.banner.hidden = true;
+      v.banner.textContent = '';
+    }
+    v.banner.classList.toggle('chat-banner--warn', open && !conn.ready);
+    renderTyping(rec);
+    renderPanel(rec);
+  }
+
+  function endedText(rec) {
+    let tags = [];
+    for (const m of rec.messages.values()) {
+      if (Array.isArray(m.tags) && m.tags.includes('conversationended')) tags = m.tags;
+    }
+    if (tags.includes('visitorended')) return 'The visitor ended the chat.';
+    if (tags.includes('agentended')) {
+      const mine = rec.conv.agent && state.agent && rec.conv.agent.id === state.agent.id;
+      return mine ? 'You ended the chat.' : 'The agent ended the chat.';
+    }
+    if (rec.conv.state === 'abandoned') return 'The visitor left before the chat started.';
+    if (OPEN_STATES.includes(rec.conv.state) && rec.conv.agent && state.agent && rec.conv.agent.id !== state.agent.id) {
+      return 'This conversation is now handled by someone else.';
+    }
+    return 'This chat has ended.';
+  }
+
+  function renderTyping(rec) {
+    if (!rec.view) return;
+    const t = rec.view.typing;
+    const show = rec.visitorTyping && isOpen(rec);
+    t.textContent = show ? `${visitorLabel(rec.conv)} is typing…` : '';
+    t.classList.toggle('typing--on', show);
+  }
+
+  function nearBottom(log) {
+    return log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+  }
+
+  function scrollToEnd(rec) {
+    if (rec.view) rec.view.log.scrollTop = rec.view.log.scrollHeight;
+  }
+
+  function messageEl(m) {
+    const kind = m.sender && ['visitor', 'agent', 'system'].includes(m.sender.kind) ? m.sender.kind : 'system';
+    if (kind === 'system') {
+      return h('div', { class: 'msg msg--system', 'data-seq': m.seq },
+        h('p', { class: 'msg-system-text' }, m.text, h('span', { class: 'msg-time' }, fmtTime(m.created_at))));
+    }
+    const mine = kind === 'agent' && state.agent && m.sender.agent_id === state.agent.id;
+    const who = kind === 'visitor' ? 'Visitor' : mine ? 'You' : (m.sender.name || 'Agent');
+    return h('div', { class: `msg msg--${kind}`, 'data-seq': m.seq },
+      h('p', { class: 'bubble' }, h('span', { class: 'sr-only' }, `${who}: `), m.text),
+      h('p', { class: 'msg-meta', 'aria-hidden': 'true' }, `${who} · ${fmtTime(m.created_at)}`));
+  }
+
+  function insertMessageView(rec, m) {
+    if (!rec.view) return;
+    const log = rec.view.log;
+    const stick = nearBottom(log);
+    const existing = log.querySelector(`.msg[data-seq="${m.seq}"]`);
+    const el = messageEl(m);
+    if (existing) { existing.replaceWith(el); return; }
+    // Keep seq order even when a sync fills a gap after later messages arrived.
+    let before = null;
+    for (const child of log.children) {
+      const s = Number(child.dataset.seq);
+      if (child.dataset.pending === 'true' || (s && s > m.seq)) { before = child; break; }
+    }
+    log.insertBefore(el, before);
+    if (stick || (m.sender && m.sender.kind === 'agent')) scrollToEnd(rec);
+    if (Array.isArray(m.tags) && m.tags.includes('conversationended')) renderRecord(rec);
+  }
+
+  function renderPendingView(rec, p) {
+    if (!rec.view) return;
+    const v = rec.view;
+    let el = v.pendingEls.get(p.client_msg_id);
+    const statusText = p.failed ? `Not sent: ${p.error || 'refused'}` : 'Sending…';
+    const bubble = h('p', { class: 'bubble' }, h('span', { class: 'sr-only' }, 'You: '), p.text);
+    const meta = h('p', { class: 'msg-meta' }, `You · ${statusText}`);
+    const children = [bubble, meta];
+    if (p.failed) {
+      const discard = h('button', { type: 'button', class: 'btn btn--link' }, 'Discard');
+      discard.addEventListener('click', () => {
+        rec.pending.delete(p.client_msg_id);
+        removePendingView(rec, p.client_msg_id);
+        saveOutbox();
+      });
+      meta.append(' ', discard);
+    }
+    const fresh = h('div', {
+      class: `msg msg--agent msg--pending${p.failed ? ' msg--failed' : ''}`,
+      'data-pending': 'true',
+      'data-client-msg-id': p.client_msg_id,
+    }, children);
+    if (el) el.replaceWith(fresh);
+    else v.log.append(fresh);
+    v.pendingEls.set(p.client_msg_id, fresh);
+    scrollToEnd(rec);
+  }
+
+  function removePendingView(rec, clientMsgId) {
+    if (!rec.view) return;
+    const el = rec.view.pendingEls.get(clientMsgId);
+    if (el) el.remove();
+    rec.view.pendingEls.delete(clientMsgId);
+  }
+
+  function renderPanel(rec) {
+    const panel = rec.view.panel;
+    const c = rec.conv;
+    clear(panel);
+    const ctx = displayableContext(c);
+    const stateText = { queued: 'Waiting in queue', active: 'Active', transferred: 'Transferred', ended: 'Ended', abandoned: 'Abandoned' }[c.state] || c.state;
+    const row = (k, v) => h('div', { class: 'kv' }, h('dt', null, k), h('dd', null, v));
+
+    const backToChat = h('button', { type: 'button', class: 'btn btn--secondary panel-back' }, '‹ Back to chat');
+    backToChat.addEventListener('click', () => {
+      state.infoOpen = false;
+      for (const r of state.convs.values()) if (r.view) applyInfoState(r);
+      rec.view.infoToggle.focus();
+    });
+    panel.append(
+      backToChat,
+      h('section', { class: 'panel-section' },
+        h('h3', { class: 'panel-title' }, 'Conversation'),
+        h('dl', { class: 'facts' },
+          row('Visitor', `#${c.visitor_id}`),
+          row('Conversation', `#${c.id}`),
+          row('State', stateText),
+          row('Proactive', c.proactive ? 'Yes — accepted an invitation' : 'No — started by the visitor'),
+          row('Started', fmtDateTime(c.created_at)),
+          row('Accepted', fmtDateTime(c.accepted_at)),
+          c.ended_at ? row('Ended', fmtDateTime(c.ended_at)) : null)),
+      h('section', { class: 'panel-section', 'data-section': 'context' },
+        h('h3', { class: 'panel-title' }, 'Context and pre-chat answers'),
+        ctx.length
+          ? h('dl', { class: 'facts facts--context' }, ctx.map(([k, v]) => row(k, v)))
+          : h('p', { class: 'panel-note' }, 'The visitor\u2019s page shared no displayable context.')),
+      h('section', { class: 'panel-section panel-section--pending', 'data-section': 'visit' },
+        h('h3', { class: 'panel-title' }, 'Visit'),
+        h('p', { class: 'panel-note' },
+          'Current page, pages seen, time on site, visit count, country and browser will appear here ' +
+          'once the server provides visit details.')));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Toasts and screen-reader announcements
+
+  function toast(text, kind) {
+    const box = $('toasts');
+    const el = h('div', { class: `toast${kind === 'error' ? ' toast--error' : ''}` }, text);
+    box.append(el);
+    setTimeout(() => el.remove(), 6000);
+    while (box.children.length > 3) box.firstChild.remove();
+  }
+
+  function announce(text) {
+    const el = $('announcer');
+    el.textContent = '';
+    setTimeout(() => { el.textContent = text; }, 50);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Screens: loading, sign-in, app
+
+  function show(screen) {
+    document.body.dataset.screen = screen;
+    $('loading').hidden = screen !== 'loading';
+    $('signin').hidden = screen !== 'signin';
+    $('app').hidden = screen !== 'app';
+  }
+
+  function showSignIn(message) {
+    show('signin');
+    const err = $('signin-error');
+    err.hidden = !message;
+    err.textContent = message || '';
+    const email = $('signin-email');
+    (email.value ? $('signin-password') : email).focus();
+  }
+
+  function resetState() {
+    disconnect();
+    for (const rec of state.convs.values()) {
+      if (rec.view) rec.view.root.remove();
+      clearTimeout(rec.visitorTypingTimer);
+      clearTimeout(rec.typingIdleTimer);
+    }
+    state.convs.clear();
+    state.offers.clear();
+    for (const els of offerEls.values()) els.li.remove();
+    offerEls.clear();
+    state.selected = null;
+    state.agent = null;
+    stopFlash();
+    document.title = BASE_TITLE;
+  }
+
+  function signedOut(message) {
+    resetState();
+    showSignIn(message);
+  }
+
+  function startApp(agent) {
+    state.agent = agent;
+    $('me-name').textContent = agent.name || agent.email || '';
+    $('me-name').title = agent.email || '';
+    show('app');
+    renderAll();
+    conn.attempt = 0;
+    connect();
+  }
+
+  $('signin-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const email = $('signin-email').value.trim();
+    const password = $('signin-password').value;
+    const err = $('signin-error');
+    if (!email || !password) {
+      err.hidden = false;
+      err.textContent = 'Enter your email and password.';
+      return;
+    }
+    const btn = $('signin-submit');
+    btn.disabled = true;
+    btn.textContent = 'Signing in…';
+    try {
+      const res = await api('POST', '/v1/agent/login', { email, password });
+      err.hidden = true;
+      $('signin-password').value = '';
+      startApp(res.agent);
+    } catch (e) {
+      err.hidden = false;
+      err.textContent = e.message;
+      $('signin-password').select();
+    } finally {
+      btn.disabled = false;
+      btn.textContent = 'Sign in';
+    }
+  });
+
+  $('signout').addEventListener('click', async () => {
+    const agentKey = outboxKey();
+    resetState();
+    try { localStorage.removeItem(agentKey); } catch (_) { /* ignore */ }
+    sessionStorage.removeItem('beckon.console.selected');
+    try { await api('POST', '/v1/agent/logout'); } catch (_) { /* signed out locally anyway */ }
+    showSignIn();
+  });
+
+  $('presence-select').addEventListener('change', (ev) => choosePresence(ev.target.value));
+
+  function renderSound() {
+    const b = $('sound-toggle');
+    b.setAttribute('aria-pressed', String(state.soundOn));
+    b.title = state.soundOn ? 'Sound for new chats: on' : 'Sound for new chats: off';
+  }
+  $('sound-toggle').addEventListener('click', () => {
+    state.soundOn = !state.soundOn;
+    localStorage.setItem('beckon.console.sound', state.soundOn ? 'on' : 'off');
+    renderSound();
+    if (state.soundOn) chime('message');
+  });
+  renderSound();
+
+  $('offers-jump').addEventListener('click', () => {
+    document.body.dataset.view = 'list';
+    const first = document.querySelector('#offers-list .btn--primary');
+    if (first) first.focus();
+  });
+
+  // Reconnect at once when the network comes back instead of waiting out the backoff.
+  window.addEventListener('online', () => {
+    if (!conn.stopped && !conn.ws) { conn.attempt = 0; connect(); }
+  });
+
+  // Keep "waiting 1m 20s" on offer cards current.
+  setInterval(() => {
+    for (const el of document.querySelectorAll('.offer-wait[data-since]')) {
+      el.textContent = `waiting ${fmtWaiting(Number(el.dataset.since))}`;
+    }
+  }, 5000);
+
+  async function boot() {
+    show('loading');
+    try {
+      const res = await api('GET', '/v1/agent/me');
+      startApp(res.agent);
+    } catch (e) {
+      showSignIn(e.status === 401 ? '' : e.message);
+    }
+  }
+
+  boot();
+})();

@@ -1,0 +1,262 @@
+/*
+ * Beckon chat window - served as /widget/chat.js, loaded on demand by widget.js.
+ *
+ * Why this file exists: most visitors never chat, so the chat window and the pre-chat survey
+ * are not part of the script every page loads. widget.js fetches this file the first time a
+ * chat window is needed (the visitor opens the chat, accepts an invite, or a conversation is
+ * restored after a reload) and this file registers itself on the loader's private global.
+ *
+ * It only draws: the conversation state, the socket, message deduplication, resending and the
+ * lcw:* events all belong to widget.js, which calls back here when something changed. Every
+ * piece of text that comes from the server, an agent, the visitor or the widget settings is
+ * set with textContent, never as HTML.
+ */
+(function (window, document) {
+  'use strict';
+  var core = window.__beckonWidget;
+  if (!core) return;
+
+  var CSS =
+    '.win{position:fixed;right:20px;bottom:88px;width:370px;max-width:calc(100vw - 40px);' +
+      'height:min(560px,calc(100vh - 110px));display:flex;flex-direction:column;background:#fff;color:#1a1a1a;' +
+      'border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.28);overflow:hidden;font-size:15px;line-height:1.4;' +
+      'animation:bk-in .2s ease-out;pointer-events:auto}' +
+    '.head{display:flex;align-items:center;gap:4px;padding:12px 8px 12px 16px;background:var(--bk-accent);color:#fff}' +
+    '.head div{flex:1;min-width:0}' +
+    '.head h2{margin:0;font-size:16px;font-weight:600}' +
+    '.status{margin:2px 0 0;font-size:13px;opacity:.9;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}' +
+    '.icon{width:36px;height:36px;border:0;border-radius:6px;background:none;color:#fff;font-size:20px}' +
+    '.icon:focus-visible{outline-color:#fff}' +
+    '.body{flex:1;overflow-y:auto;padding:12px 16px;overscroll-behavior:contain}' +
+    '.greeting{margin:0 0 12px;color:#444}' +
+    '.log{display:flex;flex-direction:column;gap:8px}' +
+    '.msg{max-width:85%;padding:8px 12px;border-radius:12px;background:#f0f2f5;align-self:flex-start;' +
+      'white-space:pre-wrap;overflow-wrap:anywhere}' +
+    '.msg.visitor{align-self:flex-end;background:var(--bk-accent);color:#fff}' +
+    '.msg.system{align-self:center;background:none;color:#555;font-size:13px;font-style:italic;text-align:center}' +
+    '.msg .who{display:block;font-size:12px;font-weight:600;color:#555}' +
+    '.msg .text{margin:0}' +
+    '.msg.pending{opacity:.65}' +
+    '.msg .meta{display:block;font-size:12px;text-align:right}' +
+    '.msg.failed{background:#fdecea;color:#8a1c12}' +
+    '.link{border:0;background:none;padding:0;color:inherit;text-decoration:underline}' +
+    '.typing{min-height:20px;margin:0;padding:0 16px;font-size:13px;color:#555;font-style:italic}' +
+    '.ended{padding:10px 16px;border-top:1px solid #e3e3e3;text-align:center}' +
+    '.ended p{margin:0 0 8px}' +
+    '.composer{display:flex;gap:8px;padding:10px 12px;border-top:1px solid #e3e3e3}' +
+    'textarea,input,select{font:inherit;color:inherit;border:1px solid #8a8a8a;border-radius:8px;padding:8px}' +
+    '.composer textarea{flex:1;resize:none;height:42px;max-height:120px}' +
+    'textarea:focus,input:focus,select:focus{outline:2px solid var(--bk-accent);outline-offset:1px}' +
+    'button:disabled{opacity:.5;cursor:default}' +
+    '.prechat .q{margin:0 0 14px;display:flex;flex-direction:column;gap:4px}' +
+    '.prechat .q.consent{flex-direction:row;flex-wrap:wrap;align-items:flex-start;gap:8px}' +
+    '.prechat .q.consent input{margin-top:4px}' +
+    '.prechat .q.consent label{flex:1}' +
+    '.prechat label{font-weight:600;font-size:14px}' +
+    '.prechat .err{flex-basis:100%;margin:0;color:#b3261e;font-size:13px}' +
+    '.prechat .err:empty{display:none}' +
+    '.prechat [aria-invalid=true]{border-color:#b3261e}' +
+    '.prechat .summary{color:#b3261e;margin:0 0 10px}' +
+    '.prechat .summary:empty{display:none}' +
+    '@media (max-width:480px){.win{right:0;bottom:0;width:100vw;max-width:none;height:100%;border-radius:0}' +
+      '.launcher[aria-expanded=true]{display:none}}';
+
+  core.register(function (core) {
+    var state = core.state;
+    var win = null, title, status, body, greeting, prechat, log, typing, ended, composer, input, sendBtn;
+    var rendered = new WeakMap(); // message entry -> its element
+    var prechatFor = null; // the `starting` object the survey form was built for
+
+    function el(tag, attrs, text) {
+      var e = document.createElement(tag);
+      for (var k in attrs) e.setAttribute(k, attrs[k]);
+      if (text != null) e.textContent = text;
+      return e;
+    }
+    function add(parent) {
+      for (var i = 1; i < arguments.length; i++) parent.appendChild(arguments[i]);
+      return parent;
+    }
+
+    function build() {
+      if (win) return;
+      var root = core.root;
+      root.appendChild(el('style', {}, CSS));
+      win = el('section', { 'class': 'win', role: 'dialog', 'aria-labelledby': 'bk-title', 'aria-modal': 'false', hidden: '' });
+      title = el('h2', { id: 'bk-title' });
+      status = el('p', { 'class': 'status' });
+      var minimize = el('button', { 'class': 'icon', type: 'button', 'aria-label': 'Minimise chat', 'data-action': 'minimize' }, '\u2013');
+      var close = el('button', { 'class': 'icon', type: 'button', 'aria-label': 'Close chat', 'data-action': 'close' }, '\u00d7');
+      minimize.addEventListener('click', core.minimize);
+      close.addEventListener('click', core.closeChat);
+      add(win, add(el('header', { 'class': 'head' }), add(el('div'), title, status), minimize, close));
+
+      body = el('div', { 'class': 'body' });
+      greeting = el('p', { 'class': 'greeting' });
+      prechat = el('form', { 'class': 'prechat', novalidate: '', 'aria-label': 'Before we start', hidden: '' });
+      log = el('div', { 'class': 'log', role: 'log', 'aria-live': 'polite', 'aria-label': 'Chat messages' });
+      add(win, add(body, greeting, prechat, log));
+
+      typing = el('p', { 'class': 'typing', 'aria-live': 'polite' });
+      ended = el('div', { 'class': 'ended', hidden: '' });
+      var again = el('button', { 'class': 'link', type: 'button' }, 'Start a new chat');
+      again.addEventListener('click', core.newChat);
+      add(ended, el('p', { role: 'status' }, 'The agent ended the chat.'), again);
+
+      composer = el('form', { 'class': 'composer' });
+      input = el('textarea', { id: 'bk-input', rows: '1', maxlength: '10000', placeholder: 'Type your message\u2026' });
+      sendBtn = el('button', { 'class': 'btn primary', type: 'submit' }, 'Send');
+      add(composer, el('label', { 'class': 'sr', 'for': 'bk-input' }, 'Type your message'), input, sendBtn);
+      composer.addEventListener('submit', function (e) {
+        e.preventDefault();
+        if (core.send(input.value)) input.value = '';
+        input.focus();
+      });
+      input.addEventListener('keydown', function (e) {
+        if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); composer.requestSubmit ? composer.requestSubmit() : sendBtn.click(); }
+      });
+      input.addEventListener('input', function () { if (input.value) core.typing(); });
+      add(win, typing, ended, composer);
+      win.addEventListener('keydown', function (e) { if (e.key === 'Escape') core.minimize(); });
+      root.appendChild(win);
+      core.subscribe(render);
+    }
+
+    function statusText() {
+      var c = state.conversation, s = state.starting;
+      if (s && s.prechat && !s.sent) return 'Please answer a few questions';
+      if (!c || s) return state.failed ? 'Cannot reach the chat service, retrying\u2026' : 'Connecting\u2026';
+      if (c.state === 'ended' || c.state === 'abandoned') return 'Chat ended';
+      if (!state.connected) return 'Reconnecting\u2026';
+      if (c.state === 'queued') return state.queueInfo || 'Waiting for an agent\u2026';
+      return c.agent && c.agent.name ? 'Chatting with ' + c.agent.name : 'Connected';
+    }
+
+    function render() {
+      if (!win) return;
+      var c = state.conversation, s = state.starting;
+      var isEnded = !!c && !s && (c.state === 'ended' || c.state === 'abandoned');
+      title.textContent = state.widget.title || 'Chat';
+      status.textContent = statusText();
+      greeting.textContent = state.widget.greeting || '';
+      greeting.hidden = !state.widget.greeting || state.messages.length > 0;
+
+      var surveying = !!(s && s.prechat && !s.sent);
+      if (surveying && prechatFor !== s) buildPrechat(s);
+      prechat.hidden = !surveying;
+      log.hidden = surveying;
+      composer.hidden = surveying || isEnded;
+      ended.hidden = !isEnded;
+      sendBtn.disabled = input.disabled = !c || !!s || isEnded;
+
+      var agentName = (c && c.agent && c.agent.name) || 'Agent';
+      typing.textContent = state.agentTyping && !isEnded ? agentName + ' is typing\u2026' : '';
+      renderMessages();
+    }
+
+    function messageEl(m) {
+      var node = rendered.get(m);
+      if (!node) {
+        node = el('div', { 'class': 'msg ' + (m.kind || 'system') });
+        if (m.kind === 'agent') node.appendChild(el('span', { 'class': 'who' }, m.name || 'Agent'));
+        node.appendChild(el('p', { 'class': 'text' }, m.text));
+        node.appendChild(el('span', { 'class': 'meta' }));
+        rendered.set(m, node);
+      }
+      var meta = node.lastChild;
+      var st = m.status || 'sent';
+      if (node.getAttribute('data-status') !== st) {
+        node.setAttribute('data-status', st);
+        node.className = 'msg ' + (m.kind || 'system') + (st === 'sent' ? '' : ' ' + st);
+        meta.textContent = '';
+        if (st === 'pending') meta.textContent = 'Sending\u2026';
+        if (st === 'failed') {
+          meta.appendChild(document.createTextNode('Not sent. '));
+          var retry = el('button', { 'class': 'link', type: 'button' }, 'Retry');
+          retry.addEventListener('click', function () { core.retry(m); });
+          meta.appendChild(retry);
+        }
+      }
+      if (m.seq != null) node.setAttribute('data-seq', m.seq);
+      return node;
+    }
+
+    function renderMessages() {
+      var nearBottom = body.scrollHeight - body.scrollTop - body.clientHeight < 80;
+      var list = state.messages, keep = [];
+      for (var i = 0; i < list.length; i++) {
+        var node = messageEl(list[i]);
+        keep.push(node);
+        if (log.children[i] !== node) log.insertBefore(node, log.children[i] || null);
+      }
+      while (log.children.length > keep.length) log.removeChild(log.lastChild);
+      if (nearBottom) body.scrollTop = body.scrollHeight;
+    }
+
+    // ---- pre-chat survey ------------------------------------------------------------------------
+    function buildPrechat(starting) {
+      prechatFor = starting;
+      prechat.textContent = '';
+      var summary = el('p', { 'class': 'summary', role: 'alert' });
+      prechat.appendChild(summary);
+      var fields = starting.prechat.map(function (q, i) {
+        var id = 'bk-q' + i, errId = id + '-err';
+        var wrap = el('div', { 'class': 'q ' + q.kind });
+        var required = q.required || q.kind === 'consent';
+        var label = el('label', { 'for': id }, q.label + (required ? ' *' : ''));
+        var field;
+        if (q.kind === 'multi_line') field = el('textarea', { rows: '3', maxlength: '4000' });
+        else if (q.kind === 'option_set') {
+          field = el('select');
+          field.appendChild(el('option', { value: '' }, 'Choose\u2026'));
+          (q.choices || []).forEach(function (choice) { field.appendChild(el('option', { value: choice }, choice)); });
+        } else if (q.kind === 'consent') field = el('input', { type: 'checkbox' });
+        else field = el('input', { type: 'text', maxlength: '4000' });
+        field.id = id;
+        field.setAttribute('aria-describedby', errId);
+        if (required) field.setAttribute('aria-required', 'true');
+        var err = el('p', { 'class': 'err', id: errId });
+        if (q.kind === 'consent') add(wrap, field, label, err); else add(wrap, label, field, err);
+        prechat.appendChild(wrap);
+        return { q: q, field: field, err: err, required: required };
+      });
+      var submit = el('button', { 'class': 'btn primary', type: 'submit' }, 'Start chat');
+      prechat.appendChild(add(el('div', { 'class': 'row' }), submit));
+      prechat.onsubmit = function (e) {
+        e.preventDefault();
+        var answers = {}, missing = [];
+        fields.forEach(function (f) {
+          var consent = f.q.kind === 'consent';
+          var value = consent ? f.field.checked : f.field.value.trim();
+          var bad = f.required && !value;
+          f.err.textContent = bad ? (consent ? 'Please tick this box to continue.' : 'Please answer this question.') : '';
+          f.field.setAttribute('aria-invalid', String(bad));
+          if (bad) missing.push(f);
+          else if (value !== '' && value !== false) answers[f.q.label] = value;
+        });
+        if (missing.length) {
+          summary.textContent = 'Please answer: ' + missing.map(function (f) { return f.q.label; }).join(', ');
+          missing[0].field.focus();
+          return;
+        }
+        summary.textContent = '';
+        core.submitStart(answers);
+        input.focus();
+      };
+    }
+
+    function show(mode, user) {
+      if (mode !== 'closed') build();
+      if (!win) return;
+      win.hidden = mode !== 'open';
+      render();
+      if (mode === 'open' && user) {
+        var first = prechat.hidden ? null : prechat.querySelector('input,textarea,select');
+        (first || input).focus();
+      }
+      if (mode === 'closed') prechatFor = null;
+    }
+
+    return { show: show };
+  });
+})(window, document);
