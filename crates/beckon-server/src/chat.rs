@@ -115,6 +115,9 @@ pub struct Chat {
     declined: Mutex<HashMap<ConversationId, Vec<AgentId>>>,
     /// The place in line each waiting visitor was last told.
     positions: Mutex<HashMap<ConversationId, i64>>,
+    /// Queues whose place-in-line news is being sent in the background; `true` when something
+    /// changed meanwhile and another round is due.
+    announcing: Mutex<HashMap<QueueId, bool>>,
 }
 
 impl Chat {
@@ -138,6 +141,7 @@ impl Chat {
             routing: tokio::sync::Mutex::new(()),
             declined: Mutex::new(HashMap::new()),
             positions: Mutex::new(HashMap::new()),
+            announcing: Mutex::new(HashMap::new()),
         })
     }
 
@@ -237,7 +241,15 @@ impl Chat {
         tracing::info!(conversation = %conversation.id, visitor = %visitor, proactive, "conversation started");
         self.publish_conversation(&conversation, &[]).await;
         if let Some(queue) = conversation.queue_id {
-            self.route_queue(queue).await;
+            if let Err(e) = self.try_route_queue(queue).await {
+                tracing::error!(error = %e, queue = %queue, "routing failed");
+            }
+            // The newcomer hears their place in line before the reply (so before anything they
+            // could send, and while their tabs are already listening); the others' news follows.
+            if let Err(e) = self.announce_positions(queue, Some(conversation.id)).await {
+                tracing::error!(error = %e, queue = %queue, "announcing the place in line failed");
+            }
+            self.positions_changed(queue);
         }
         Ok((conversation, false))
     }
@@ -390,10 +402,8 @@ impl Chat {
         self.system_message(conversation, format!("{} joined the chat.", agent.name), &["agentaccepted"])
             .await?;
         // Everyone behind it in line moves up.
-        if let Some(q) = accepted.queue_id
-            && let Err(e) = self.announce_positions(q).await
-        {
-            tracing::error!(error = %e, "announcing queue positions failed");
+        if let Some(q) = accepted.queue_id {
+            self.positions_changed(q);
         }
         Ok(accepted)
     }
@@ -617,18 +627,51 @@ impl Chat {
         if let Err(e) = self.try_route_queue(queue).await {
             tracing::error!(error = %e, queue = %queue, "routing failed");
         }
-        if let Err(e) = self.announce_positions(queue).await {
-            tracing::error!(error = %e, queue = %queue, "announcing queue positions failed");
+        self.positions_changed(queue);
+    }
+
+    /// Sends the queue's place-in-line news in the background, off the path of whoever changed
+    /// the line: a burst of changes (many accepts at once) costs one round per queue, not one per
+    /// change per waiting visitor.
+    fn positions_changed(&self, queue: QueueId) {
+        {
+            let mut running = self.announcing.lock().expect("announcing lock");
+            if let Some(again) = running.get_mut(&queue) {
+                *again = true;
+                return;
+            }
+            running.insert(queue, false);
         }
+        let Some(me) = self.me.upgrade() else { return };
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = me.announce_positions(queue, None).await {
+                    tracing::error!(error = %e, queue = %queue, "announcing queue positions failed");
+                }
+                let mut running = me.announcing.lock().expect("announcing lock");
+                match running.get_mut(&queue) {
+                    Some(again) if *again => *again = false,
+                    _ => {
+                        running.remove(&queue);
+                        return;
+                    }
+                }
+            }
+        });
     }
 
     /// Visitors whose chat nobody could take yet hear their place in line (system messages
     /// tagged `queueposition`) when they join it and whenever it changes, and once the average
     /// wait when one is known (`averagewaittime`). A chat offered straight away gets neither.
-    async fn announce_positions(&self, queue: QueueId) -> Result<(), ChatError> {
+    /// `only`: just this conversation (a newcomer), else every waiting one of the queue.
+    async fn announce_positions(
+        &self,
+        queue: QueueId,
+        only: Option<ConversationId>,
+    ) -> Result<(), ChatError> {
         let waiting = self.store.unoffered_waiting(queue).await?;
         let mut news = Vec::new();
-        for c in &waiting {
+        for c in waiting.iter().filter(|c| only.is_none_or(|id| id == c.id)) {
             let Some(position) = self.store.queue_position(c.id).await? else { continue };
             let mut told = self.positions.lock().expect("positions lock");
             let first = !told.contains_key(&c.id);
@@ -640,7 +683,8 @@ impl Chat {
             true => self.store.average_wait_ms(queue, Timestamp(self.now().0 - 24 * 3_600_000)).await?,
             false => None,
         };
-        for (id, position, first) in news {
+        // Written together, so the store commits them in one group rather than one by one.
+        let writes = news.into_iter().map(|(id, position, first)| async move {
             let text = if position == 1 {
                 "You're next in line. An agent will be with you shortly.".to_owned()
             } else {
@@ -650,9 +694,13 @@ impl Chat {
             if first && let Some(ms) = average {
                 let minutes = ((ms + 59_999) / 60_000).max(1);
                 let unit = if minutes == 1 { "minute" } else { "minutes" };
-                self.system_message(id, format!("The average wait is about {minutes} {unit}."), &["averagewaittime"])
-                    .await?;
+                let text = format!("The average wait is about {minutes} {unit}.");
+                self.system_message(id, text, &["averagewaittime"]).await?;
             }
+            Ok::<_, ChatError>(())
+        });
+        for result in futures_util::future::join_all(writes).await {
+            result?;
         }
         Ok(())
     }

@@ -175,17 +175,22 @@ async fn waiting_visitors_hear_their_place_in_line() {
     let m = second.wait_for("position", in_line).await.unwrap();
     assert_eq!(m["message"]["text"], "You are number 2 in line.");
 
-    // An agent takes the first chat after a minute; the second visitor moves up.
+    // An agent takes the first chat after 20 s (inside the offer timeout); the second moves up.
     let mut alex = app.available_agent().await;
     let offer = alex.expect("offer").await.unwrap();
-    app.advance(60_000);
-    alex.request(json!({"type": "accept", "conversation_id": offer["conversation"]["id"]})).await.unwrap();
+    app.advance(20_000);
+    let accepted = alex
+        .request(json!({"type": "accept", "conversation_id": offer["conversation"]["id"]}))
+        .await
+        .unwrap();
+    assert_eq!(accepted["type"], "chat", "{accepted}");
     // Alex has room for the second chat too, so it is offered rather than kept in line. Alex then
-    // goes busy: a newcomer waits, and now also hears the average wait (the first chat's minute).
+    // goes busy: a newcomer waits, and now also hears the average wait (20 s, rounded up to a minute).
     alex.request(json!({"type": "presence", "status": "busy"})).await.unwrap();
     let (mut third, _) = app.new_visitor().await;
     third.request(json!({"type": "start_chat"})).await.unwrap();
-    third.wait_for("position", in_line).await.unwrap();
+    let m = third.wait_for("position", in_line).await.unwrap();
+    assert_eq!(m["message"]["text"], "You are number 2 in line.", "behind the chat offered to Alex");
     let avg = third
         .wait_for("average", |f| f["type"] == "message" && f["message"]["tags"][0] == "averagewaittime")
         .await

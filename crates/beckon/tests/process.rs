@@ -54,12 +54,13 @@ async fn acknowledged_messages_survive_a_killed_process() {
     let welcome = v.hello(json!({"widget_id": DEMO_WIDGET_KEY})).await.unwrap();
     let token = welcome["visitor_token"].as_str().unwrap().to_owned();
     v.request(json!({"type": "start_chat"})).await.unwrap();
+    // No agent is online: the visitor is told their place in line (seq 1), then writes 20 messages.
     for i in 0..20 {
         let ack = v
             .request(json!({"type": "send", "client_msg_id": format!("k{i}"), "text": format!("kept {i}")}))
             .await
             .unwrap();
-        assert_eq!(ack["seq"], i + 1);
+        assert_eq!(ack["seq"], i + 2);
     }
     let bind = first.url.trim_start_matches("http://").to_owned();
     drop(first); // SIGKILL: no graceful shutdown, no chance to flush anything.
@@ -68,12 +69,17 @@ async fn acknowledged_messages_survive_a_killed_process() {
     let mut v = WsClient::connect(&ws, None).await.unwrap();
     let welcome =
         v.hello(json!({"widget_id": DEMO_WIDGET_KEY, "visitor_token": token, "last_seq": 0})).await.unwrap();
-    assert_eq!(welcome["conversation"]["last_seq"], 20);
+    assert_eq!(welcome["conversation"]["last_seq"], 21);
+    let notice = v.expect("message").await.unwrap();
+    assert_eq!(
+        (notice["message"]["seq"].as_i64(), &notice["message"]["tags"][0]),
+        (Some(1), &json!("queueposition"))
+    );
     for i in 0..20 {
         let m = v.expect("message").await.unwrap();
         assert_eq!(
             (m["message"]["seq"].as_i64(), m["message"]["text"].as_str()),
-            (Some(i + 1), Some(format!("kept {i}").as_str()))
+            (Some(i + 2), Some(format!("kept {i}").as_str()))
         );
     }
     drop(second);

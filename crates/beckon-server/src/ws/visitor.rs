@@ -356,6 +356,9 @@ impl VisitorSession {
                 self.ready.as_mut().expect("after hello").conversation = Some(c.id);
                 let view = ConversationView::new(&c, self.agent_name(c.agent_id).await, false);
                 out.send(&Out::Chat { conversation: view, existing }, rid);
+                // What was written while the chat started (the place in line) came before this
+                // session listened: send it now. A copy that also arrives live has the same seq.
+                self.replay(c.id, c.last_seq, out).await?;
             }
             VisitorIn::Send { client_msg_id, text, conversation_id } => {
                 let (text, client_msg_id) =
