@@ -31,3 +31,23 @@ async fn the_demo_site_is_served_only_in_demo_mode() {
     let body: serde_json::Value = page.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_found");
 }
+
+/// The widget's weight budget (issue 3): what a page downloads before the visitor opens the chat
+/// (`/widget.js`) ≤ 15 KB gzipped, and the whole widget with the chat window (`/widget/chat.js`,
+/// fetched when the chat opens) ≤ 40 KB, measured as served.
+#[tokio::test]
+async fn the_widget_stays_within_its_weight_budget() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let mut total = 0;
+    for (path, budget) in [("/widget.js", 15_000), ("/widget/chat.js", 25_000)] {
+        let res = http.get(app.http(path)).header("accept-encoding", "gzip").send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.headers()["content-encoding"], "gzip", "{path}");
+        let bytes = res.bytes().await.unwrap().len();
+        println!("{path}: {bytes} bytes gzipped");
+        assert!(bytes <= budget, "{path} is {bytes} bytes gzipped, over its {budget}-byte budget");
+        total += bytes;
+    }
+    assert!(total <= 40_000, "the full widget is {total} bytes gzipped, over 40 KB");
+}
