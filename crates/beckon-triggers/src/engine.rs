@@ -458,3 +458,256 @@ pub fn evaluate(rules: &RuleSet, settings: &EngineSettings, facts: &Facts, histo
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{QueueFacts, Stopwatch};
+    use crate::rule::Rule;
+    use beckon_domain::Context;
+    use serde_json::json;
+
+    const T0: i64 = 1_700_000_000_000;
+    const Q: QueueId = QueueId(1);
+
+    fn rule(v: serde_json::Value) -> Rule {
+        let mut base = json!({"id": 1, "name": "r", "conditions": {"all": []}, "invite": {"message": "Hi"}});
+        for (k, val) in v.as_object().unwrap() {
+            base[k] = val.clone();
+        }
+        Rule::from_json_value(&base).unwrap()
+    }
+
+    fn facts(at: i64) -> Facts {
+        let mut f = Facts {
+            now: Timestamp(T0 + at),
+            visit_started_at: Timestamp(T0),
+            time_on_site: Stopwatch::started(Timestamp(T0)),
+            default_queue: Some(Q),
+            ..Facts::default()
+        };
+        f.page.started_at = Timestamp(T0);
+        f.page.visible = Stopwatch::started(Timestamp(T0));
+        f.queues.insert(
+            Q,
+            QueueFacts { in_operating_hours: true, has_free_agent: true, ..QueueFacts::default() },
+        );
+        f
+    }
+
+    fn no_caps() -> EngineSettings {
+        EngineSettings { max_invites_per_visit: None, max_invites_per_day: None, ..EngineSettings::default() }
+    }
+
+    fn reasons(e: &Evaluation) -> Vec<SuppressReason> {
+        e.suppressed.iter().map(|s| s.reason.clone()).collect()
+    }
+
+    #[test]
+    fn cooldown_doubles_and_is_capped() {
+        let s =
+            EngineSettings { dismissal_cooldown_ms: 1_000, dismissal_cooldown_max_ms: 10_000, ..no_caps() };
+        assert_eq!(s.cooldown_ms(0), 0);
+        assert_eq!(s.cooldown_ms(1), 1_000);
+        assert_eq!(s.cooldown_ms(2), 2_000);
+        assert_eq!(s.cooldown_ms(4), 8_000);
+        assert_eq!(s.cooldown_ms(5), 10_000);
+        assert_eq!(s.cooldown_ms(200), 10_000);
+    }
+
+    #[test]
+    fn rules_go_by_priority_then_id_and_disabled_ones_are_not_active() {
+        let set = RuleSet::new(vec![
+            rule(json!({"id": 3, "priority": 1})),
+            rule(json!({"id": 2, "priority": 5, "enabled": false})),
+            rule(json!({"id": 1, "priority": 1})),
+            rule(json!({"id": 9, "priority": 7})),
+        ]);
+        let order: Vec<i64> = set.rules().iter().map(|r| r.id.0).collect();
+        assert_eq!(order, [9, 2, 1, 3]);
+        let active: Vec<i64> = set.active().map(|r| r.id.0).collect();
+        assert_eq!(active, [9, 1, 3]);
+        assert_eq!(
+            evaluate(&set, &no_caps(), &facts(0), &History::default()).fire.unwrap().rule_id,
+            RuleId(9)
+        );
+        assert!(set.get(RuleId(2)).is_some() && set.len() == 4 && !set.is_empty());
+    }
+
+    #[test]
+    fn a_firing_carries_the_invite() {
+        let set = RuleSet::new(vec![rule(json!({
+            "invite": {"message": "Case {context:Case Id}", "prechat": true, "delay_ms": 2000}
+        }))]);
+        let mut f = facts(0);
+        f.context = Context::parse(&json!({"Case Id": "CAS-1"})).unwrap();
+        let e = evaluate(&set, &no_caps(), &f, &History::default());
+        assert_eq!(
+            e.fire,
+            Some(Firing {
+                rule_id: RuleId(1),
+                message: "Case CAS-1".into(),
+                prechat: true,
+                queue_id: Some(Q),
+                expiry_ms: 60_000,
+                delay_ms: 2_000,
+            })
+        );
+        assert_eq!(e.next_check_at, None, "nothing here depends on the clock");
+        let set =
+            RuleSet::new(vec![rule(json!({"invite": {"message": "Hi", "queue_id": 7, "expiry_ms": 30000},
+            "limits": {"require_free_agent": false}}))]);
+        let fire = evaluate(&set, &no_caps(), &f, &History::default()).fire.unwrap();
+        assert_eq!((fire.queue_id, fire.expiry_ms), (Some(QueueId(7)), 30_000));
+    }
+
+    #[test]
+    fn every_limit_reports_its_reason_and_the_next_rule_is_tried() {
+        let blocked = rule(json!({"id": 1, "priority": 10, "limits": {"max_wait_s": 60}}));
+        let fallback = rule(json!({"id": 2, "limits": {"require_free_agent": false}}));
+        let set = RuleSet::new(vec![blocked, fallback]);
+        let s = no_caps();
+        let h = History::default();
+        let check = |f: &Facts, want: SuppressReason| {
+            let e = evaluate(&set, &s, f, &h);
+            assert_eq!(reasons(&e), [want.clone()], "{want}");
+            assert_eq!(e.fire.map(|x| x.rule_id), Some(RuleId(2)), "{want}");
+        };
+        let mut f = facts(0);
+        f.queues.get_mut(&Q).unwrap().in_operating_hours = false;
+        check(&f, SuppressReason::QueueClosed);
+        let mut f = facts(0);
+        f.queues.get_mut(&Q).unwrap().has_free_agent = false;
+        check(&f, SuppressReason::NoFreeAgent);
+        let mut f = facts(0);
+        f.queues.clear();
+        check(&f, SuppressReason::NoFreeAgent);
+        let mut f = facts(0);
+        f.queues.get_mut(&Q).unwrap().predicted_wait_s = Some(90);
+        check(&f, SuppressReason::WaitTooLong { predicted_s: 90, max_s: 60 });
+        f.queues.get_mut(&Q).unwrap().predicted_wait_s = Some(60);
+        assert_eq!(evaluate(&set, &s, &f, &h).fire.unwrap().rule_id, RuleId(1));
+
+        // Visitor-wide gates hold back every rule.
+        let mut f = facts(0);
+        f.chatting = true;
+        let e = evaluate(&set, &s, &f, &h);
+        assert_eq!(reasons(&e), [SuppressReason::Chatting, SuppressReason::Chatting]);
+        assert_eq!((e.fire, e.next_check_at), (None, None));
+        let mut f = facts(0);
+        f.invite_showing = true;
+        assert_eq!(
+            reasons(&evaluate(&set, &s, &f, &h)),
+            [SuppressReason::InviteShowing, SuppressReason::InviteShowing]
+        );
+    }
+
+    #[test]
+    fn missing_context_holds_the_rule_back() {
+        let set = RuleSet::new(vec![rule(json!({"invite": {"message": "Case {context:Case Id}"}}))]);
+        let e = evaluate(&set, &no_caps(), &facts(0), &History::default());
+        assert_eq!(reasons(&e), [SuppressReason::MissingContext { name: "Case Id".into() }]);
+        assert_eq!(e.next_check_at, None);
+    }
+
+    #[test]
+    fn frequencies() {
+        let f = facts(60_000);
+        let s = no_caps();
+        let shown_at = |at: i64| {
+            let mut h = History::default();
+            h.record_shown(RuleId(1), Timestamp(T0 + at));
+            h
+        };
+        let run = |freq: serde_json::Value, h: &History, f: &Facts| {
+            evaluate(&RuleSet::new(vec![rule(json!({"limits": {"frequency": freq}}))]), &s, f, h)
+        };
+        // Shown before this page view started: allowed again once per page view, not once per visit.
+        let mut later_page = f.clone();
+        later_page.page.started_at = Timestamp(T0 + 30_000);
+        assert!(run(json!("once_per_page_view"), &shown_at(10_000), &later_page).fire.is_some());
+        assert_eq!(
+            reasons(&run(json!("once_per_page_view"), &shown_at(40_000), &later_page)),
+            [SuppressReason::Frequency]
+        );
+        assert_eq!(
+            reasons(&run(json!("once_per_visit"), &shown_at(10_000), &later_page)),
+            [SuppressReason::Frequency]
+        );
+        let mut next_visit = f.clone();
+        next_visit.visit_started_at = Timestamp(T0 + 50_000);
+        assert!(run(json!("once_per_visit"), &shown_at(10_000), &next_visit).fire.is_some());
+        assert_eq!(
+            reasons(&run(json!("once_per_visitor"), &shown_at(-99 * DAY), &next_visit)),
+            [SuppressReason::Frequency]
+        );
+        let e = run(json!({"once_per_days": 2}), &shown_at(0), &f);
+        assert_eq!(reasons(&e), [SuppressReason::Frequency]);
+        assert_eq!(e.next_check_at, Some(Timestamp(T0 + 2 * DAY)));
+    }
+
+    const DAY: i64 = crate::history::DAY_MS;
+
+    #[test]
+    fn caps_and_cooldown_lift_on_time() {
+        let set = RuleSet::new(vec![rule(json!({"limits": {"frequency": "once_per_page_view"}}))]);
+        let f = facts(60_000);
+        let mut h = History::default();
+        h.record_shown_other(Timestamp(T0 - 2 * 3_600_000));
+        h.record_shown_other(Timestamp(T0 + 1_000));
+        let s = EngineSettings { max_invites_per_visit: Some(1), ..no_caps() };
+        let e = evaluate(&set, &s, &f, &h);
+        assert_eq!(reasons(&e), [SuppressReason::VisitCap]);
+        assert_eq!(e.next_check_at, Some(Timestamp(T0 + 1_000 + DAY)), "the visit's invite must age out");
+        let s = EngineSettings { max_invites_per_day: Some(2), ..no_caps() };
+        let e = evaluate(&set, &s, &f, &h);
+        assert_eq!(reasons(&e), [SuppressReason::DailyCap]);
+        assert_eq!(e.next_check_at, Some(Timestamp(T0 - 2 * 3_600_000 + DAY)));
+        let s = EngineSettings { max_invites_per_day: Some(0), ..no_caps() };
+        assert_eq!(evaluate(&set, &s, &f, &h).next_check_at, None, "a zero cap never lifts");
+
+        let s = EngineSettings { dismissal_cooldown_ms: 60_000, ..no_caps() };
+        let mut h = History::default();
+        h.record_dismissed(None, Timestamp(T0));
+        h.record_dismissed(None, Timestamp(T0 + 30_000));
+        let e = evaluate(&set, &s, &f, &h);
+        let until = Timestamp(T0 + 30_000 + 120_000);
+        assert_eq!(reasons(&e), [SuppressReason::Cooldown { until }]);
+        assert_eq!(e.next_check_at, Some(until));
+        assert!(evaluate(&set, &s, &facts(150_000), &h).fire.is_some());
+    }
+
+    #[test]
+    fn pacing_retries_after_a_while() {
+        let set = RuleSet::new(vec![rule(json!({}))]);
+        let s = EngineSettings { max_invites_per_queue_per_minute: Some(3), ..no_caps() };
+        let mut f = facts(0);
+        f.queues.get_mut(&Q).unwrap().invites_last_minute = 3;
+        let e = evaluate(&set, &s, &f, &History::default());
+        assert_eq!(reasons(&e), [SuppressReason::Pacing]);
+        assert_eq!(e.next_check_at, Some(f.now.plus_millis(5_000)));
+    }
+
+    #[test]
+    fn next_check_follows_time_conditions_and_date_windows() {
+        let time = rule(json!({"id": 1, "priority": 2, "conditions": {"time_on_page": {"at_least_s": 20}}}));
+        let sale = rule(json!({"id": 2, "priority": 1,
+            "date_window": {"from": "2023-11-14T22:20:00Z", "to": "2023-11-15T00:00:00Z"}}));
+        let set = RuleSet::new(vec![time, sale]);
+        // T0 is 2023-11-14T22:13:20Z.
+        let e = evaluate(&set, &no_caps(), &facts(5_000), &History::default());
+        assert_eq!(e.fire, None);
+        assert_eq!(e.next_check_at, Some(Timestamp(T0 + 20_000)));
+        let e = evaluate(&set, &no_caps(), &facts(20_000), &History::default());
+        assert_eq!(e.fire.unwrap().rule_id, RuleId(1));
+        assert_eq!(e.next_check_at, None, "time on page only grows");
+        // The time rule already used this visit: the sale window's opening is what comes next.
+        let mut h = History::default();
+        h.record_shown(RuleId(1), Timestamp(T0 + 20_000));
+        let e = evaluate(&set, &no_caps(), &facts(30_000), &h);
+        assert_eq!(e.next_check_at, Some(Timestamp(T0 + 400_000)));
+        let e = evaluate(&set, &no_caps(), &facts(400_000), &h);
+        assert_eq!(e.fire.unwrap().rule_id, RuleId(2));
+        assert_eq!(e.next_check_at, Some(Timestamp(1_700_006_400_000)), "the window closes");
+    }
+}

@@ -35,7 +35,7 @@ pub struct ConditionTrace {
 
 /// What became of a rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "verdict", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Verdict {
     Disabled,
     /// Before or after its date window.
@@ -125,4 +125,90 @@ pub fn explain(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::evaluate;
+    use crate::facts::{QueueFacts, Stopwatch};
+    use crate::rule::Rule;
+    use serde_json::json;
+
+    fn rule(id: i64, priority: i32, extra: serde_json::Value) -> Rule {
+        let mut v = json!({"id": id, "name": format!("rule {id}"), "priority": priority,
+            "conditions": {"all": [{"country": ["FR"]}, {"time_on_page": {"at_least_s": 20}}]},
+            "invite": {"message": "Hi"}});
+        for (k, val) in extra.as_object().unwrap() {
+            v[k] = val.clone();
+        }
+        Rule::from_json_value(&v).unwrap()
+    }
+
+    #[test]
+    fn every_rule_gets_a_verdict_consistent_with_evaluate() {
+        let set = RuleSet::new(vec![
+            rule(1, 9, json!({"enabled": false})),
+            rule(
+                2,
+                8,
+                json!({"date_window": {"from": "2000-01-01T00:00:00Z", "to": "2000-01-02T00:00:00Z"}}),
+            ),
+            rule(3, 7, json!({"conditions": {"country": ["US"]}})),
+            rule(4, 6, json!({"limits": {"max_wait_s": 10}})),
+            rule(5, 5, json!({})),
+            rule(6, 4, json!({})),
+        ]);
+        let now = Timestamp(1_700_000_000_000);
+        let mut f = Facts {
+            now,
+            country: Some(crate::fields::CountryCode::parse("FR").unwrap()),
+            ..Facts::default()
+        };
+        f.page.visible = Stopwatch::started(Timestamp(now.0 - 25_000));
+        f.default_queue = Some(QueueId(1));
+        f.queues.insert(
+            QueueId(1),
+            QueueFacts {
+                in_operating_hours: true,
+                has_free_agent: true,
+                predicted_wait_s: Some(30),
+                invites_last_minute: 0,
+            },
+        );
+        let s = EngineSettings::default();
+        let h = History::default();
+        let traces = explain(&set, &s, &f, &h);
+        let verdicts: Vec<_> = traces.iter().map(|t| t.verdict.clone()).collect();
+        assert_eq!(
+            verdicts,
+            [
+                Verdict::Disabled,
+                Verdict::OutsideDateWindow,
+                Verdict::NoMatch,
+                Verdict::Suppressed { reason: SuppressReason::WaitTooLong { predicted_s: 30, max_s: 10 } },
+                Verdict::WouldFire,
+                Verdict::Preempted { by: RuleId(5) },
+            ]
+        );
+        let e = evaluate(&set, &s, &f, &h);
+        assert_eq!(e.fire.unwrap().rule_id, RuleId(5));
+        assert_eq!(e.suppressed.len(), 1);
+
+        let t = &traces[4].conditions;
+        assert_eq!((t.description.as_str(), t.holds, t.children.len()), ("all of", true, 2));
+        assert_eq!(t.children[0].observed.as_deref(), Some("FR"));
+        assert_eq!(t.children[1].observed.as_deref(), Some("25 s"));
+        let no_match = &traces[2].conditions;
+        assert_eq!((no_match.description.as_str(), no_match.holds), ("country in US", false));
+
+        let v = serde_json::to_value(&traces[3]).unwrap();
+        assert_eq!(
+            v["verdict"],
+            json!({"kind": "suppressed", "reason": {"code": "wait_too_long", "predicted_s": 30, "max_s": 10}})
+        );
+        assert_eq!(v["conditions"]["children"][1]["description"], "time on page ≥ 20 s");
+        let back: Vec<RuleTrace> = serde_json::from_value(serde_json::to_value(&traces).unwrap()).unwrap();
+        assert_eq!(back, traces);
+    }
 }
