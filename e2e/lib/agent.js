@@ -101,6 +101,32 @@ class Agent {
     return this.waitFor((f) => f.type === 'ack' && f.client_msg_id === clientMsgId, { since: mark, what: 'ack' });
   }
 
+  /**
+   * Calls the HTTP API as this agent (its session cookie; the demo agent is an admin), e.g.
+   * `api('PUT', '/v1/admin/queues/1/hours', {hours})`. Resolves to {status, body} (JSON parsed
+   * when it is JSON), whatever the status.
+   */
+  api(method, path, body) {
+    return this.page.evaluate(async ({ method, path, body }) => {
+      const r = await fetch(path, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await r.text();
+      let parsed = text;
+      try { parsed = JSON.parse(text); } catch (_) { /* not JSON */ }
+      return { status: r.status, body: parsed };
+    }, { method, path, body });
+  }
+
+  /** Like api(), but throws unless the status is 2xx; resolves to the body. */
+  async call(method, path, body) {
+    const r = await this.api(method, path, body);
+    if (r.status < 200 || r.status > 299) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  }
+
   /** Messages of a conversation the agent received, by text (visitor messages by default). */
   messages(conversationId, kind = 'visitor') {
     return this.frames

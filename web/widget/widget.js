@@ -11,8 +11,8 @@
  *   - keeps ONE WebSocket to the server for the whole page view (page views, invites, chat), with
  *     reconnection, resume by message sequence number and resending of unacknowledged messages;
  *   - owns the conversation state (messages deduplicated by `seq`) and the `lcw:*` events;
- *   - draws the launcher button and the proactive invite in a shadow root that takes no layout
- *     space, so the host page's CSS and ours never meet.
+ *   - draws the launcher button, the proactive invite and the out-of-hours panel in a shadow
+ *     root that takes no layout space, so the host page's CSS and ours never meet.
  * The chat window and pre-chat survey live in chat.js, loaded only when a chat is opened or
  * restored. Protocol: docs/protocol.md ("Visitor WebSocket"). All server, agent and visitor text
  * is rendered with textContent, never as HTML.
@@ -24,6 +24,11 @@
   if (window[PRIVATE]) return; // the tag was pasted twice: the first copy stays in charge
 
   var DEFAULT_INVITE = "Hi! Have any questions? I'm here to help";
+  // lcw:error code for "no chat now: the queue is outside its operating hours". SDK.md's codes
+  // (Microsoft's 1-4, 7, 8) have none for it (Microsoft's widget just shows its own offline UI),
+  // and reusing one would mislead pages that switch on them, so this is a Beckon code, outside
+  // Microsoft's range; the detail also carries reason 'queue_closed' and opensAt (Unix ms|null).
+  var QUEUE_CLOSED = 100;
   var ENDED = { ended: 1, abandoned: 1 };
 
   // ---- settings from the script tag --------------------------------------------------------
@@ -82,6 +87,8 @@
     queueInfo: '',        // latest queue position / wait estimate text
     starting: null,       // a chat being started: {context, proactive, inviteId, prechat, sent}
     invite: null,         // the invite on screen: {id, message, showPrechat, timer}
+    queue: { open: true, opens_at: null }, // welcome.queue: within operating hours?
+    offline: false,       // the out-of-hours panel is open
     ui: 'closed',         // chat window: closed | open | min
     unread: 0
   };
@@ -95,6 +102,18 @@
   }
   function chatActive() {
     return !!(state.starting || (state.conversation && !ENDED[state.conversation.state]));
+  }
+  // Outside operating hours a new chat cannot start (one already open carries on).
+  function closedNow() { return state.queue.open === false && !chatActive(); }
+  function hideOffHours() { return state.widget.out_of_hours === 'hide'; }
+  // A chat was asked for while closed: tell the page, and (unless the widget hides itself out of
+  // hours) show the visitor the offline message and when the chat opens again.
+  function refuseClosed(show) {
+    var at = state.queue.opens_at || null;
+    lcw('error', { errorCode: QUEUE_CLOSED, reason: 'queue_closed', opensAt: at,
+      errorDescription: 'No chat can start now: the chat is outside its operating hours' +
+        (at ? ' (it opens again at ' + new Date(at).toISOString() + ').' : '.') });
+    if (show && !hideOffHours()) whenMounted(function () { showOffline(true); });
   }
 
   // ---- the socket ----------------------------------------------------------------------------
@@ -233,9 +252,16 @@
     }
   }
 
+  var reopenTimer = null;
   function onWelcome(f) {
     if (f.visitor_token) save('token', f.visitor_token);
     authMode = f.auth || null;
+    state.queue = f.queue || { open: true, opens_at: null };
+    clearTimeout(reopenTimer);
+    var wait = state.queue.open === false && state.queue.opens_at ? state.queue.opens_at - Date.now() : -1;
+    // At opening time, offer the chat again (setTimeout can't wait longer than ~24.8 days).
+    if (wait > 0 && wait < 2147483647) reopenTimer = setTimeout(function () { state.queue = { open: true }; showOffline(false); renderLauncher(); }, wait);
+    if (state.queue.open !== false) showOffline(false);
     var w = f.widget || {};
     for (var k in w) if (w[k] != null) state.widget[k] = w[k];
     applyTheme();
@@ -413,6 +439,15 @@
           changed('start');
         }
         return;
+      case 'queue_closed':
+        // The queue this chat was routed to is closed (welcome tells only of the widget's own).
+        if (!frame || frame.type === 'start_chat') {
+          state.starting = null;
+          hideWindow();
+          refuseClosed(true);
+          changed('start');
+        }
+        return;
       case 'unknown_widget':
         return stop('Widget failed to load: unknown widget id "' + widgetKey + '".');
       case 'origin_not_allowed':
@@ -504,6 +539,7 @@
   // Starts a chat (or shows the open one). opts: {customContext, proactive, inviteId, showPrechat}
   function beginChat(opts) {
     if (chatActive()) { showWindow('open', true); return; }
+    if (closedNow()) return refuseClosed(true);
     var starting = { proactive: !!opts.proactive, inviteId: opts.inviteId, context: null, sent: false };
     state.starting = starting;
     captureContext(opts.customContext).then(function (context) {
@@ -639,7 +675,11 @@
     var message = typeof config === 'string' ? config : config && typeof config.message === 'string' ? config.message : '';
     if (!message.trim()) message = DEFAULT_INVITE;
     var id = newId();
-    whenConnected(function () { if (!stopped) showInvite(id, message, !!showPrechat); });
+    whenConnected(function () {
+      if (stopped) return;
+      if (closedNow()) refuseClosed(false);
+      showInvite(id, message, !!showPrechat);
+    });
   }
 
   // Shows an invite from the page (SDK) or from the server (an agent or a trigger rule), unless
@@ -647,6 +687,7 @@
   function showInvite(id, message, showPrechat, expiryMs) {
     message = String(message || DEFAULT_INVITE);
     if (chatActive()) return reportInvite(id, 'suppressed', message, 'chat_active');
+    if (closedNow()) return reportInvite(id, 'suppressed', message, 'queue_closed');
     if (state.invite) return reportInvite(id, 'suppressed', message, 'invite_active');
     var invite = { id: id, message: message, showPrechat: showPrechat };
     invite.timer = setTimeout(function () { endInvite(invite, 'expired'); },
@@ -718,6 +759,7 @@
     launcher.addEventListener('click', function () {
       if (state.ui === 'open') showWindow('min', true);
       else if (state.ui === 'min') showWindow('open', true);
+      else if (state.offline) showOffline(false);
       else beginChat({});
     });
     root.appendChild(launcher);
@@ -739,12 +781,14 @@
 
   function renderLauncher() {
     if (!launcher) return;
-    launcher.hidden = options.hideButton && state.ui === 'closed';
+    launcher.hidden = state.ui === 'closed' && (options.hideButton || (closedNow() && hideOffHours()));
+    if (launcher.hidden && state.offline) showOffline(false);
     var n = state.ui === 'open' ? 0 : state.unread;
     badge.hidden = !n;
     badge.textContent = n > 99 ? '99+' : String(n);
-    launcher.setAttribute('aria-expanded', String(state.ui === 'open'));
-    launcher.setAttribute('aria-label', (state.ui === 'open' ? 'Minimise chat' : 'Open chat') +
+    var open = state.ui === 'open' || state.offline;
+    launcher.setAttribute('aria-expanded', String(open));
+    launcher.setAttribute('aria-label', (open ? (state.offline ? 'Close' : 'Minimise chat') : 'Open chat') +
       (n ? ', ' + n + ' unread message' + (n > 1 ? 's' : '') : ''));
   }
 
@@ -771,6 +815,29 @@
     // Announce it without stealing focus from what the visitor is doing; Tab reaches the buttons.
     live.textContent = '';
     setTimeout(function () { live.textContent = 'Chat invitation: ' + invite.message; }, 50);
+  }
+
+  // The out-of-hours panel: the widget's offline message and when the chat opens again, in the
+  // visitor's locale and time zone. Small enough to live here: a closed site never loads chat.js.
+  var offlineEl = null;
+  function showOffline(on) {
+    if (!root || on === !!offlineEl) return;
+    state.offline = on;
+    if (!on) { offlineEl.remove(); offlineEl = null; renderLauncher(); return; }
+    offlineEl = el('div', { 'class': 'invite', role: 'dialog', 'aria-label': state.widget.title || 'Chat' });
+    var close = el('button', { 'class': 'x', type: 'button', 'aria-label': 'Close' }, '\u00d7');
+    close.addEventListener('click', function () { showOffline(false); launcher.focus(); });
+    offlineEl.addEventListener('keydown', function (e) { if (e.key === 'Escape') { showOffline(false); launcher.focus(); } });
+    offlineEl.appendChild(close);
+    offlineEl.appendChild(el('p', {}, state.widget.offline_message || 'We are away right now.'));
+    var at = state.queue.opens_at;
+    if (at) {
+      var when = new Date(at).toLocaleString(undefined, { weekday: 'long', month: 'long', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+      offlineEl.appendChild(el('p', { 'class': 'opens' }, 'We open again on ' + when + '.'));
+    }
+    root.appendChild(offlineEl);
+    renderLauncher();
+    close.focus();
   }
 
   // ---- the chat window (chat.js) ---------------------------------------------------------------
@@ -840,7 +907,7 @@
 
   // ---- public APIs ------------------------------------------------------------------------------
   // Asks the server (get_availability) about the queue this visitor's chat goes to. Resolves
-  // with nulls if the server can't be reached. Operating hours are not reported yet (null).
+  // with nulls if the server can't be reached. Times are Unix ms, as the server sends them.
   var availabilityWaiting = [];
   function getAgentAvailability() {
     return new Promise(function (resolve) {
@@ -859,8 +926,8 @@
       isAgentAvailable: seen(f.is_agent_available),
       positionInQueue: seen(f.position_in_queue),
       averageWaitTime: seen(f.average_wait_time_s),
-      StartTimeOfNextOperatingHour: null,
-      EndTimeOfNextOperatingHour: null
+      StartTimeOfNextOperatingHour: seen(f.start_time_of_next_operating_hour),
+      EndTimeOfNextOperatingHour: seen(f.end_time_of_next_operating_hour)
     };
   }
   function onAvailability(f) {
