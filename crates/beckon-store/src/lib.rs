@@ -170,6 +170,29 @@ pub trait Store: Send + Sync + 'static {
     async fn append_message(&self, m: NewMessage, now: Timestamp) -> Result<Appended>;
     /// Messages with `seq > after_seq`, in order, at most `limit`.
     async fn messages_after(&self, c: ConversationId, after_seq: i64, limit: u32) -> Result<Vec<Message>>;
+
+    // --- administration: agents and widgets ---------------------------------------------
+    /// The organisation's widgets, oldest first.
+    async fn widgets_of_org(&self, org: OrgId) -> Result<Vec<Widget>>;
+    /// Replaces what an admin may edit of a widget; `None` when there is no such widget.
+    async fn update_widget(
+        &self,
+        id: WidgetId,
+        name: &str,
+        allowed_origins: &[String],
+        default_queue_id: Option<QueueId>,
+        settings: &beckon_domain::model::WidgetSettings,
+    ) -> Result<Option<Widget>>;
+    /// Changes an agent's name, role and capacity; `None` when there is no such agent.
+    async fn update_agent(
+        &self,
+        id: AgentId,
+        name: &str,
+        role: beckon_domain::model::Role,
+        capacity: u32,
+    ) -> Result<Option<Agent>>;
+    /// The invite a proactive conversation came from: `(invite_id, source, message)`, when known.
+    async fn conversation_invite(&self, id: ConversationId) -> Result<Option<(String, String, String)>>;
 }
 
 /// Opens the store a database URL names, creating and migrating it if needed.

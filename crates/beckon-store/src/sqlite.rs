@@ -1256,4 +1256,71 @@ impl Store for SqliteStore {
         .map(message_row)
         .collect()
     }
+
+    async fn widgets_of_org(&self, org: OrgId) -> Result<Vec<Widget>> {
+        sqlx::query(&format!("select {WIDGET_COLS} from widget where org_id = ? order by widget_id"))
+            .bind(org.0)
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(widget_row)
+            .collect()
+    }
+
+    async fn update_widget(
+        &self,
+        id: WidgetId,
+        name: &str,
+        allowed_origins: &[String],
+        default_queue_id: Option<QueueId>,
+        settings: &WidgetSettings,
+    ) -> Result<Option<Widget>> {
+        let origins = serde_json::to_string(allowed_origins).expect("origins serialise");
+        let settings = serde_json::to_string(settings).expect("settings serialise");
+        sqlx::query(&format!(
+            "update widget set name = ?, allowed_origins = ?, default_queue_id = ?, settings = ?
+             where widget_id = ? returning {WIDGET_COLS}"
+        ))
+        .bind(name)
+        .bind(&origins)
+        .bind(default_queue_id.map(|q| q.0))
+        .bind(&settings)
+        .bind(id.0)
+        .fetch_optional(&self.write)
+        .await?
+        .map(|r| widget_row(&r))
+        .transpose()
+    }
+
+    async fn update_agent(
+        &self,
+        id: AgentId,
+        name: &str,
+        role: Role,
+        capacity: u32,
+    ) -> Result<Option<Agent>> {
+        sqlx::query(&format!(
+            "update agent set name = ?, role = ?, capacity = ? where agent_id = ? returning {AGENT_COLS}"
+        ))
+        .bind(name)
+        .bind(role.as_str())
+        .bind(i64::from(capacity))
+        .bind(id.0)
+        .fetch_optional(&self.write)
+        .await?
+        .map(|r| agent_row(&r))
+        .transpose()
+    }
+
+    async fn conversation_invite(&self, id: ConversationId) -> Result<Option<(String, String, String)>> {
+        let row = sqlx::query(
+            "select e.invite_id, e.source, e.message from conversation c
+             join invite_event e on e.visitor_id = c.visitor_id and e.invite_id = c.invite_id
+             where c.conversation_id = ? order by e.invite_event_id limit 1",
+        )
+        .bind(id.0)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| Ok((r.try_get("invite_id")?, r.try_get("source")?, r.try_get("message")?))).transpose()
+    }
 }

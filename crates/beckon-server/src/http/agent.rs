@@ -173,7 +173,19 @@ async fn visitor(
         .filter(|o| o.id != c.id)
         .map(|o| json!({"id": o.id, "state": o.state, "proactive": o.proactive, "created_at": o.created_at, "ended_at": o.ended_at}))
         .collect();
+    // Which invite (a trigger rule, the page's SDK call, an agent) led to a proactive chat.
+    let invite = match app.store.conversation_invite(c.id).await? {
+        Some((invite_id, source, message)) => {
+            let agent_name = match source.strip_prefix("agent:").and_then(|id| id.parse().ok()) {
+                Some(id) => app.store.agent(beckon_domain::AgentId(id)).await?.map(|a| a.name),
+                None => None,
+            };
+            json!({"invite_id": invite_id, "source": source, "message": message, "agent_name": agent_name})
+        }
+        None => serde_json::Value::Null,
+    };
     Ok(Json(json!({
+        "invite": invite,
         "visitor": summary,
         "authenticated_as": c.auth_sub,
         "visit": visit,

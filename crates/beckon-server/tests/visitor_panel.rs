@@ -1,0 +1,52 @@
+//! The visitor panel tells the agent which invite led to a proactive chat.
+
+use beckon_testkit::*;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn the_visitor_panel_names_the_invite_behind_a_proactive_chat() {
+    let app = spawn_app().await;
+    let cookie = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
+    let (mut v, _) = app.new_visitor().await;
+    for outcome in ["shown", "accepted"] {
+        let r = v
+            .request(json!({"type": "invite", "invite_id": "inv-7", "source": "sdk", "outcome": outcome,
+                            "message": "Need a hand with your case?"}))
+            .await
+            .unwrap();
+        assert_eq!(r["type"], "ok", "{r}");
+    }
+    let chat = v
+        .request(json!({"type": "start_chat", "proactive": true, "invite_id": "inv-7",
+                        "context": {"Case Id": {"value": "C-1", "isDisplayable": true}}}))
+        .await
+        .unwrap();
+    let id = chat["conversation"]["id"].clone();
+    let panel: Value = reqwest::Client::new()
+        .get(app.http(&format!("/v1/agent/conversations/{id}/visitor")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(panel["invite"]["invite_id"], "inv-7");
+    assert_eq!(panel["invite"]["source"], "sdk");
+    assert_eq!(panel["invite"]["message"], "Need a hand with your case?");
+
+    // A chat the visitor started themselves has no invite.
+    let (mut v2, _) = app.new_visitor().await;
+    let chat = v2.request(json!({"type": "start_chat", "proactive": false})).await.unwrap();
+    let id = chat["conversation"]["id"].clone();
+    let panel: Value = reqwest::Client::new()
+        .get(app.http(&format!("/v1/agent/conversations/{id}/visitor")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(panel["invite"], Value::Null);
+}
