@@ -29,9 +29,12 @@ function recordLcwEvents(names) {
 }
 
 const test = base.test.extend({
+  // Extra startServer() options for a spec file, e.g. test.use({ beckonOptions: { widgetAuth } }).
+  beckonOptions: [{}, { option: true }],
+
   // The real server, started for this test only (fresh database, free port).
-  beckon: async ({}, use, testInfo) => {
-    const server = await startServer({ logFile: testInfo.outputPath('beckon.log') });
+  beckon: async ({ beckonOptions }, use, testInfo) => {
+    const server = await startServer({ ...beckonOptions, logFile: testInfo.outputPath('beckon.log') });
     await use(server);
     await server.stop();
   },

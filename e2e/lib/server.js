@@ -3,7 +3,7 @@
 // The binary is built once by global-setup.js; E2E_BECKON_BIN points at another build if wanted
 // (not BECKON_*: the server reads every BECKON_* variable as configuration and rejects unknown ones).
 'use strict';
-const { spawn } = require('node:child_process');
+const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -15,13 +15,30 @@ const START_TIMEOUT_MS = 30_000;
 
 /**
  * Starts `beckon demo`. Options: `bind` (default 127.0.0.1:0), `dir` (reuse a database folder,
- * e.g. to restart on the same data), `logFile` (server stderr goes there).
+ * e.g. to restart on the same data), `logFile` (server stderr goes there), `widgetAuth` (the
+ * demo widget's visitor-authentication setting, docs/visitor-auth.md: stored with the
+ * `beckon widget-auth` CLI before the server that the test uses starts).
  * Resolves to {url, port, login: {email, password}, widgetKey, dir, stop()}.
  */
 async function startServer(options = {}) {
+  if (options.widgetAuth) {
+    // The demo widget exists once `beckon demo` has seeded the database: seed, stop, configure.
+    const dir = options.dir || fs.mkdtempSync(path.join(os.tmpdir(), 'beckon-e2e-'));
+    const { widgetAuth, ...rest } = options;
+    const seeding = await startServer({ ...rest, dir });
+    await seeding.stop();
+    widgetAuthCli(dir, seeding.widgetKey, widgetAuth);
+    const server = await startServer({ ...rest, dir });
+    const stop = server.stop;
+    server.stop = async (o = {}) => {
+      await stop(o);
+      if (!options.dir && !o.keepData) fs.rmSync(dir, { recursive: true, force: true });
+    };
+    return server;
+  }
   const dir = options.dir || fs.mkdtempSync(path.join(os.tmpdir(), 'beckon-e2e-'));
   const bind = options.bind || '127.0.0.1:0';
-  const args = ['demo', '--bind', bind, '--database-url', `sqlite://${path.join(dir, 'beckon.db')}`];
+  const args = ['demo', '--bind', bind, '--database-url', databaseUrl(dir)];
   const child = spawn(BINARY, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' } });
   const log = options.logFile ? fs.createWriteStream(options.logFile, { flags: 'a' }) : null;
   let stderrTail = '';
@@ -77,6 +94,24 @@ async function startServer(options = {}) {
   };
 }
 
+/** The database URL of a server folder (as startServer uses it). */
+function databaseUrl(dir) {
+  return `sqlite://${path.join(dir, 'beckon.db')}`;
+}
+
+/** `beckon widget-auth WIDGET auth.json --database-url …` (or `--off` when setting is null). */
+function widgetAuthCli(dir, widgetKey, setting) {
+  const args = ['widget-auth', widgetKey];
+  if (setting === null) args.push('--off');
+  else {
+    const file = path.join(dir, 'widget-auth.json');
+    fs.writeFileSync(file, JSON.stringify(setting, null, 2));
+    args.push(file);
+  }
+  args.push('--database-url', databaseUrl(dir));
+  return execFileSync(BINARY, args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
 /** A local TCP port with nothing listening on it (bound, then released). */
 function deadPort() {
   return new Promise((resolve, reject) => {
@@ -89,4 +124,4 @@ function deadPort() {
   });
 }
 
-module.exports = { startServer, deadPort, BINARY, ROOT };
+module.exports = { startServer, deadPort, widgetAuthCli, BINARY, ROOT };

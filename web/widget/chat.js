@@ -29,6 +29,7 @@
     '.icon:focus-visible{outline-color:#fff}' +
     '.body{flex:1;overflow-y:auto;padding:12px 16px;overscroll-behavior:contain}' +
     '.greeting{margin:0 0 12px;color:#444}' +
+    '.notice{margin:0 0 12px;color:#b3261e}' +
     '.log{display:flex;flex-direction:column;gap:8px}' +
     '.msg{max-width:85%;padding:8px 12px;border-radius:12px;background:#f0f2f5;align-self:flex-start;' +
       'white-space:pre-wrap;overflow-wrap:anywhere}' +
@@ -63,7 +64,7 @@
 
   core.register(function (core) {
     var state = core.state;
-    var win = null, title, status, body, greeting, prechat, log, typing, ended, composer, input, sendBtn;
+    var win = null, title, status, body, greeting, notice, prechat, log, typing, ended, composer, input, sendBtn;
     var rendered = new WeakMap(); // message entry -> its element
     var prechatFor = null; // the `starting` object the survey form was built for
 
@@ -93,9 +94,10 @@
 
       body = el('div', { 'class': 'body' });
       greeting = el('p', { 'class': 'greeting' });
+      notice = el('p', { 'class': 'notice', role: 'alert' }); // why a chat did not start
       prechat = el('form', { 'class': 'prechat', novalidate: '', 'aria-label': 'Before we start', hidden: '' });
       log = el('div', { 'class': 'log', role: 'log', 'aria-live': 'polite', 'aria-label': 'Chat messages' });
-      add(win, add(body, greeting, prechat, log));
+      add(win, add(body, greeting, notice, prechat, log));
 
       typing = el('p', { 'class': 'typing', 'aria-live': 'polite' });
       ended = el('div', { 'class': 'ended', hidden: '' });
@@ -125,6 +127,7 @@
     function statusText() {
       var c = state.conversation, s = state.starting;
       if (s && s.prechat && !s.sent) return 'Please answer a few questions';
+      if (!c && !s && state.startError) return 'Chat not started';
       if (!c || s) return state.failed ? 'Cannot reach the chat service, retrying\u2026' : 'Connecting\u2026';
       if (c.state === 'ended' || c.state === 'abandoned') return 'Chat ended';
       if (!state.connected) return 'Reconnecting\u2026';
@@ -140,6 +143,8 @@
       status.textContent = statusText();
       greeting.textContent = state.widget.greeting || '';
       greeting.hidden = !state.widget.greeting || state.messages.length > 0;
+      notice.textContent = !c && !s ? state.startError || '' : '';
+      notice.hidden = !notice.textContent;
 
       var surveying = !!(s && s.prechat && !s.sent);
       if (surveying && prechatFor !== s) buildPrechat(s);

@@ -424,19 +424,13 @@
     var entry = f.rid && f.rid.indexOf('m:') === 0 ? byClientId[f.rid.slice(2)] : null;
     switch (f.code) {
       case 'invalid_context':
-        if (!frame || frame.type === 'start_chat') {
-          state.starting = null;
-          lcwError(1, f.message || 'The custom context was rejected by the server.');
-          changed('start');
-        }
+        if (!frame || frame.type === 'start_chat') refuseStart(1, f.message || 'The custom context was rejected by the server.');
         return;
       case 'auth_required':
       case 'auth_not_configured':
       case 'auth_keys_unavailable':
         if (!frame || frame.type === 'start_chat') {
-          state.starting = null;
-          lcwError(f.code === 'auth_required' ? (authTokenProvider ? 3 : 8) : 4, f.message || f.code);
-          changed('start');
+          refuseStart(f.code === 'auth_required' ? (authTokenProvider ? 3 : 8) : 4, f.message || f.code, SIGN_IN);
         }
         return;
       case 'queue_closed':
@@ -466,21 +460,29 @@
       if (f.code === 'token_expired' && !frame.retried) {
         // Ask the page once more for a fresh token, then try again.
         return getAuthToken().then(function (token) {
-          if (!token) { state.starting = null; changed('start'); return; }
+          if (!token) { refuseStart(0, '', SIGN_IN); return; }
           frame.auth_token = token;
           frame.retried = true;
           outbox.push(frame);
           if (state.connected) rawSend(frame);
         });
       }
-      state.starting = null;
-      lcwError(4, 'The visitor\'s auth token was refused: ' + (f.message || f.code));
-      changed('start');
-      return;
+      return refuseStart(4, 'The visitor\'s auth token was refused: ' + (f.message || f.code), SIGN_IN);
     }
     if (entry) { entry.status = 'failed'; entry.error = f.message || f.code; changed('message'); return; }
-    if (frame && frame.type === 'start_chat') { state.starting = null; changed('start'); }
+    if (frame && frame.type === 'start_chat') refuseStart(0, '');
     if (window.console) console.warn('Beckon: ' + f.code + ': ' + (f.message || ''));
+  }
+
+  // The server refused a start_chat (the window may be open, e.g. after the pre-chat survey):
+  // no chat, never an anonymous one in its place; the page gets lcw:error `code` (0: already
+  // reported), the visitor reads why in the window.
+  var SIGN_IN = 'We could not confirm that you are signed in. Please sign in again, then retry.';
+  function refuseStart(code, description, says) {
+    state.starting = null;
+    state.startError = says || 'Sorry, the chat could not start. Please try again later.';
+    if (code) lcwError(code, description);
+    changed('start');
   }
 
   // ---- chat actions ---------------------------------------------------------------------------
@@ -540,6 +542,7 @@
   function beginChat(opts) {
     if (chatActive()) { showWindow('open', true); return; }
     if (closedNow()) return refuseClosed(true);
+    state.startError = '';
     var starting = { proactive: !!opts.proactive, inviteId: opts.inviteId, context: null, sent: false };
     state.starting = starting;
     captureContext(opts.customContext).then(function (context) {
@@ -652,6 +655,7 @@
     }
     if (c && !ENDED[c.state]) reliable({ type: 'close_chat' });
     state.starting = null;
+    state.startError = '';
     state.conversation = null;
     state.messages = [];
     state.lastSeq = 0;

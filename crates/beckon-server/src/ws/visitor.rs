@@ -328,6 +328,9 @@ impl VisitorSession {
                 if let Some(token) = auth_token {
                     let identity = self.verify(&widget, &token).await?;
                     self.app.store.set_visitor_auth_sub(visitor, &identity.sub).await?;
+                    // The live visitors list shows who it is, as after `authenticate`.
+                    let sub = identity.sub.clone();
+                    self.app.live.update(visitor, |v| v.authenticated_as = Some(sub)).await;
                     self.ready.as_mut().expect("after hello").identity = Some(identity);
                 }
                 let ready = self.ready.as_ref().expect("after hello");
