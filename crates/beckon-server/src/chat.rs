@@ -74,6 +74,8 @@ pub type ChatResult<T> = Result<T, ChatError>;
 pub struct Seen {
     pub page_url: Option<String>,
     pub country: Option<String>,
+    /// The queue a trigger rule's invite named, when the chat comes from one.
+    pub invited_to: Option<QueueId>,
 }
 
 /// Where a transferred conversation goes.
@@ -195,8 +197,12 @@ impl Chat {
             Some(id) => context.merged_with(id.context.clone()),
             None => context,
         };
-        // Routing rules choose the queue; the widget's queue is the fallback.
-        let rules = self.store.routing_rules(widget.org_id).await?;
+        // A trigger rule that named a queue sends its invitees there; otherwise routing rules
+        // choose the queue, and the widget's queue is the fallback.
+        let rules = match seen.invited_to {
+            Some(_) => Vec::new(),
+            None => self.store.routing_rules(widget.org_id).await?,
+        };
         let facts = RouteFacts {
             context: &context,
             page_url: seen.page_url.as_deref(),
@@ -209,7 +215,7 @@ impl Chat {
                 tracing::debug!(rule = %rules[i].name, queue = %queue, "routing rule matched");
                 Some(queue)
             }
-            None => widget.default_queue_id,
+            None => seen.invited_to.or(widget.default_queue_id),
         };
         if let Some(q) = queue_id
             && let Some(hours) = self.store.queue(q).await?.and_then(|q| q.hours)
@@ -508,28 +514,53 @@ impl Chat {
         let Some(queue) = widget.default_queue_id else {
             return Ok(Availability::default());
         };
-        let agents = self.store.queue_agents(queue).await?;
-        let ids: Vec<AgentId> = agents.iter().map(|a| a.id).collect();
-        let loads = self.store.agent_loads(&ids).await?;
-        let agent_available = agents.iter().any(|a| {
-            self.presence.effective(a.id).takes_new_conversations()
-                && loads.get(&a.id).copied().unwrap_or(0) < a.capacity
-        });
+        let capacity = self.queue_capacity(queue).await?;
         let position = match waiting {
             Some(c) => self.store.queue_position(c).await?,
             None => None,
         };
+        Ok(Availability {
+            queue_id: Some(queue),
+            is_queue_available: capacity.open,
+            is_agent_available: capacity.free_agent && capacity.open,
+            position_in_queue: position,
+            average_wait_time_s: capacity.average_wait_ms.map(|ms| (ms + 999) / 1_000),
+            start_time_of_next_operating_hour: capacity.opens_at,
+            end_time_of_next_operating_hour: capacity.closes_at,
+        })
+    }
+
+    /// Whether a queue can take a conversation now: its hours, a free agent, the wait to expect.
+    /// `getAgentAvailability()` and the trigger rules' capacity limits both answer from this.
+    pub async fn queue_capacity(&self, queue: QueueId) -> ChatResult<QueueCapacity> {
+        let agents = self.store.queue_agents(queue).await?;
+        let ids: Vec<AgentId> = agents.iter().map(|a| a.id).collect();
+        let loads = self.store.agent_loads(&ids).await?;
+        let free_agent = agents.iter().any(|a| {
+            self.presence.effective(a.id).takes_new_conversations()
+                && loads.get(&a.id).copied().unwrap_or(0) < a.capacity
+        });
         let day_ago = Timestamp(self.now().0 - 24 * 3_600_000);
         let average_wait_ms = self.store.average_wait_ms(queue, day_ago).await?;
         let hours = self.store.queue(queue).await?.and_then(|q| q.hours).map(|h| h.status(self.now()));
-        Ok(Availability {
-            queue_id: Some(queue),
-            is_queue_available: hours.is_none_or(|h| h.open),
-            is_agent_available: agent_available && hours.is_none_or(|h| h.open),
-            position_in_queue: position,
-            average_wait_time_s: average_wait_ms.map(|ms| (ms + 999) / 1_000),
-            start_time_of_next_operating_hour: hours.and_then(|h| h.opens_at),
-            end_time_of_next_operating_hour: hours.and_then(|h| h.closes_at),
+        let open = hours.is_none_or(|h| h.open);
+        // Nobody free: a newcomer waits behind everyone already waiting, each taking about the
+        // average wait. Unknown when there is no recent wait to go by.
+        let predicted_wait_s = match (open && free_agent, average_wait_ms) {
+            (true, _) => Some(0),
+            (false, Some(avg)) => {
+                let ahead = self.store.unoffered_waiting(queue).await?.len() as i64;
+                u32::try_from((avg * (ahead + 1) + 999) / 1_000).ok()
+            }
+            (false, None) => None,
+        };
+        Ok(QueueCapacity {
+            open,
+            opens_at: hours.and_then(|h| h.opens_at),
+            closes_at: hours.and_then(|h| h.closes_at),
+            free_agent,
+            average_wait_ms,
+            predicted_wait_s,
         })
     }
 
@@ -763,4 +794,19 @@ impl Chat {
             tracing::error!(error = %e, "publishing an event failed");
         }
     }
+}
+
+/// A queue's readiness for one more conversation (see [`Chat::queue_capacity`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueCapacity {
+    /// Inside its operating hours (or it has none).
+    pub open: bool,
+    pub opens_at: Option<Timestamp>,
+    pub closes_at: Option<Timestamp>,
+    /// An available agent of the queue has a free slot.
+    pub free_agent: bool,
+    /// Mean time to acceptance over the last 24 hours.
+    pub average_wait_ms: Option<i64>,
+    /// What a newcomer should expect to wait.
+    pub predicted_wait_s: Option<u32>,
 }

@@ -38,6 +38,8 @@ pub struct Settings {
     /// Least time between two fetches of a widget's JWKS (visitor authentication keys).
     pub jwks_min_refresh_secs: u64,
     pub ws: WsSettings,
+    /// The proactive triggers' visitor-wide attention budget (caps, cooldown, pacing).
+    pub triggers: beckon_triggers::EngineSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +90,7 @@ impl Default for Settings {
             geoip_database: None,
             trusted_proxies: Vec::new(),
             ws: WsSettings::default(),
+            triggers: beckon_triggers::EngineSettings::default(),
         }
     }
 }
@@ -158,7 +161,10 @@ fn toml_like(s: &Settings) -> String {
                 serde_json::Value::Object(inner) => {
                     tables.push_str(&format!("\n[{k}]\n"));
                     for (ik, iv) in inner {
-                        tables.push_str(&format!("{ik} = {iv}\n"));
+                        match iv {
+                            serde_json::Value::Null => tables.push_str(&format!("# {ik} = (not set)\n")),
+                            iv => tables.push_str(&format!("{ik} = {iv}\n")),
+                        }
                     }
                 }
                 serde_json::Value::Null => top.push_str(&format!("# {k} = \"…\"\n")),

@@ -22,6 +22,7 @@ pub mod live;
 pub mod presence;
 pub mod state;
 pub mod timers;
+pub mod triggers;
 pub mod visitor_auth;
 pub mod ws;
 
@@ -80,6 +81,8 @@ impl Application {
             presence_grace_ms,
             shutdown.clone(),
         );
+        let triggers =
+            triggers::Triggers::new(store.clone(), chat.clone(), timers.clone(), settings.triggers.clone());
         let live = Arc::new(live::LiveVisitors::new(bus));
         let geoip = match &settings.geoip_database {
             Some(path) => geoip::GeoIp::open(path)?,
@@ -97,6 +100,7 @@ impl Application {
             hub,
             chat,
             timers,
+            triggers,
             live,
             geoip: Arc::new(geoip),
             visitor_auth: Arc::new(visitor_auth::VisitorAuth::new(std::time::Duration::from_secs(

@@ -17,6 +17,7 @@ pub struct AppState {
     pub chat: Arc<Chat>,
     pub timers: Arc<crate::timers::Timers>,
     pub live: Arc<crate::live::LiveVisitors>,
+    pub triggers: Arc<crate::triggers::Triggers>,
     pub geoip: Arc<crate::geoip::GeoIp>,
     pub visitor_auth: Arc<crate::visitor_auth::VisitorAuth>,
     /// Cancelled when the server shuts down; every socket and background task watches it.

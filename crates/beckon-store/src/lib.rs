@@ -53,6 +53,14 @@ pub trait Store: Send + Sync + 'static {
         rules: &[beckon_domain::routing::RoutingRule],
         now: Timestamp,
     ) -> Result<()>;
+    /// The organisation's trigger rules as stored (a JSON array), `None` when never set.
+    async fn trigger_rules(&self, org: OrgId) -> Result<Option<String>>;
+    async fn set_trigger_rules(&self, org: OrgId, rules_json: &str, now: Timestamp) -> Result<()>;
+    /// A visitor's trigger history (JSON), by the key the trigger runtime chose.
+    async fn trigger_history(&self, visitor_key: &str) -> Result<Option<String>>;
+    async fn set_trigger_history(&self, visitor_key: &str, history_json: &str, now: Timestamp) -> Result<()>;
+    /// (views of `url` by the visitor, all their page views), across visits.
+    async fn page_view_counts(&self, visitor: VisitorId, url: &str) -> Result<(u32, u32)>;
     /// Replaces the agent's queues.
     async fn set_agent_queues(&self, agent: AgentId, queues: &[QueueId], now: Timestamp) -> Result<()>;
     async fn create_widget(&self, w: NewWidget, now: Timestamp) -> Result<Widget>;

@@ -400,6 +400,60 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn trigger_rules(&self, org: OrgId) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("select rules from trigger_rules where org_id = ?")
+            .bind(org.0)
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
+    async fn set_trigger_rules(&self, org: OrgId, rules_json: &str, now: Timestamp) -> Result<()> {
+        sqlx::query(
+            "insert into trigger_rules (org_id, rules, updated_at, created_at) values (?1, ?2, ?3, ?3)
+             on conflict (org_id) do update set rules = excluded.rules, updated_at = excluded.updated_at",
+        )
+        .bind(org.0)
+        .bind(rules_json)
+        .bind(now.0)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn trigger_history(&self, visitor_key: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("select history from trigger_history where visitor_key = ?")
+            .bind(visitor_key)
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
+    async fn set_trigger_history(&self, visitor_key: &str, history_json: &str, now: Timestamp) -> Result<()> {
+        sqlx::query(
+            "insert into trigger_history (visitor_key, history, updated_at) values (?, ?, ?)
+             on conflict (visitor_key) do update set history = excluded.history, updated_at = excluded.updated_at",
+        )
+        .bind(visitor_key)
+        .bind(history_json)
+        .bind(now.0)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn page_view_counts(&self, visitor: VisitorId, url: &str) -> Result<(u32, u32)> {
+        let row = sqlx::query(
+            "select (select count(*) from page_view where visitor_id = ?1 and url = ?2) as of_page,
+                    (select count(*) from page_view where visitor_id = ?1) as total",
+        )
+        .bind(visitor.0)
+        .bind(url)
+        .fetch_one(&self.read)
+        .await?;
+        let of_page: i64 = row.try_get("of_page")?;
+        let total: i64 = row.try_get("total")?;
+        Ok((of_page.try_into().unwrap_or(u32::MAX), total.try_into().unwrap_or(u32::MAX)))
+    }
+
     async fn set_agent_queues(&self, agent: AgentId, queues: &[QueueId], now: Timestamp) -> Result<()> {
         let mut conn = self.write.acquire().await?;
         sqlx::query("begin immediate").execute(&mut *conn).await?;

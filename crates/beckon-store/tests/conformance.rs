@@ -534,6 +534,37 @@ async fn routing_rules_and_agent_queues_are_replaced_whole(w: World) {
     assert_eq!(w.store.queues_of_org(w.org).await.unwrap().len(), 2);
 }
 
+async fn trigger_rules_history_and_page_counts(w: World) {
+    assert_eq!(w.store.trigger_rules(w.org).await.unwrap(), None);
+    w.store.set_trigger_rules(w.org, r#"[{"id":1}]"#, Timestamp(1)).await.unwrap();
+    w.store.set_trigger_rules(w.org, "[]", Timestamp(2)).await.unwrap();
+    assert_eq!(w.store.trigger_rules(w.org).await.unwrap().as_deref(), Some("[]"), "replaced whole");
+
+    assert_eq!(w.store.trigger_history("visitor:1").await.unwrap(), None);
+    w.store.set_trigger_history("visitor:1", "{\"a\":1}", Timestamp(3)).await.unwrap();
+    w.store.set_trigger_history("visitor:1", "{\"a\":2}", Timestamp(4)).await.unwrap();
+    assert_eq!(w.store.trigger_history("visitor:1").await.unwrap().as_deref(), Some("{\"a\":2}"));
+    assert_eq!(w.store.trigger_history("visitor:2").await.unwrap(), None);
+
+    let v = w.visitor("tok-counts").await;
+    assert_eq!(w.store.page_view_counts(v, "https://x/a").await.unwrap(), (0, 0));
+    for (i, url) in ["https://x/a", "https://x/b", "https://x/a"].into_iter().enumerate() {
+        let visit =
+            w.store.touch_visit(v, 30 * 60_000, Timestamp(10_000 + i as i64 * 3_600_000)).await.unwrap();
+        let pv = NewPageView {
+            visit_id: visit.id,
+            visitor_id: v,
+            url: url.into(),
+            title: "T".into(),
+            referrer: "".into(),
+        };
+        w.store.record_page_view(pv, Timestamp(10_000 + i as i64 * 3_600_000)).await.unwrap();
+    }
+    assert_eq!(w.store.page_view_counts(v, "https://x/a").await.unwrap(), (2, 3), "across visits");
+    let other = w.visitor("tok-other").await;
+    assert_eq!(w.store.page_view_counts(other, "https://x/a").await.unwrap(), (0, 0));
+}
+
 macro_rules! backend_tests {
     ($backend:ident, $make:ident: $($test:ident),* $(,)?) => {
         mod $backend {
@@ -561,6 +592,7 @@ backend_tests!(sqlite, sqlite_world:
     past_conversations_are_found_by_text_person_agent_and_date,
     the_invite_funnel_counts_outcomes_and_resulting_chats,
     routing_rules_and_agent_queues_are_replaced_whole,
+    trigger_rules_history_and_page_counts,
 );
 
 #[tokio::test]

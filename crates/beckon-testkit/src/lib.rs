@@ -114,6 +114,13 @@ impl TestApp {
         (v, welcome)
     }
 
+    /// A new visitor of the demo widget whose hello says it is on `page` (`{url, title, referrer}`).
+    pub async fn visitor_at(&self, page: &Value) -> (WsClient, Value) {
+        let mut v = self.visitor().await;
+        let welcome = v.hello(json!({"widget_id": DEMO_WIDGET_KEY, "page": page})).await.expect("welcome");
+        (v, welcome)
+    }
+
     /// Signs in and returns the session cookie header value.
     pub async fn sign_in(&self, email: &str, password: &str) -> anyhow::Result<String> {
         let res = reqwest::Client::new()

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod agent;
 pub mod assets;
 pub mod health;
+pub mod triggers;
 
 use crate::state::AppState;
 use axum::Router;
@@ -14,6 +15,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(agent::router())
         .merge(admin::router())
+        .merge(triggers::router())
         .merge(assets::router())
         .merge(crate::ws::router())
         .fallback(|| async { crate::error::ApiError::not_found("route") })

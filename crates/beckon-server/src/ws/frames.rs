@@ -64,6 +64,27 @@ pub enum VisitorIn {
     },
     GetAvailability,
     Ping,
+    /// The page became visible and focused, or stopped being (for time-on-page conditions).
+    Activity {
+        visible: bool,
+    },
+    /// The deepest scroll on this page so far, in percent.
+    Scroll {
+        percent: u8,
+    },
+    /// The pointer left the document, the tab was hidden, or a fast scroll up on touch devices.
+    ExitIntent,
+    /// A custom event from the page (`Beckon.track(name, data)`); `data` is accepted and ignored.
+    Track {
+        name: String,
+        #[serde(default)]
+        #[allow(dead_code)]
+        data: Value,
+    },
+    /// The page's context provider values, for trigger conditions on context.
+    SetContext {
+        context: Value,
+    },
 }
 
 #[derive(Debug, Deserialize)]

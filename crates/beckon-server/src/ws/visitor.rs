@@ -11,6 +11,7 @@ use crate::chat::{ChatError, Seen};
 use crate::client_info::ClientInfo;
 use crate::hub::SessionId;
 use crate::state::AppState;
+use crate::triggers::{Arrival, Signal};
 use crate::visitor_auth::{AuthError, Identity};
 use crate::ws::frames::{ConversationView, Out, Page, QueueStatus, VisitorIn, parse};
 use crate::ws::session::{Handler, Replies};
@@ -25,6 +26,7 @@ use std::collections::HashMap;
 const MAX_URL: usize = 2_048;
 const MAX_TITLE: usize = 512;
 const MAX_INVITE_MESSAGE: usize = 4_000;
+const MAX_EVENT_NAME: usize = 100;
 const INVITE_OUTCOMES: [&str; 5] = ["shown", "accepted", "declined", "expired", "suppressed"];
 /// Messages sent per replay query.
 const REPLAY_PAGE: u32 = 500;
@@ -146,6 +148,7 @@ impl VisitorSession {
             self.replay(c, last_seq.unwrap_or(0), out).await?;
         }
         let live_page_url = live_page.as_ref().map(|p| p.url.clone());
+        let live_page_for_triggers = live_page.clone();
         self.app
             .live
             .connected(LiveVisitor {
@@ -165,6 +168,14 @@ impl VisitorSession {
                 tabs: 0,
             })
             .await;
+        let arrival = Arrival {
+            widget: &widget,
+            visitor: visitor.id,
+            visit: &visit,
+            page: live_page_for_triggers.as_ref(),
+            chatting: conversation.is_some(),
+        };
+        self.app.triggers.connected(arrival).await?;
         self.ready = Some(Ready {
             widget,
             visitor,
@@ -289,6 +300,7 @@ impl VisitorSession {
                         at: now,
                     };
                     self.record_page_view(visit.id, visitor, page).await?;
+                    self.app.triggers.page_view(visitor, &seen, &visit).await?;
                     let (number, started) = (visit.number, visit.started_at);
                     let ready = self.ready.as_mut().expect("after hello");
                     ready.visit = visit;
@@ -310,6 +322,7 @@ impl VisitorSession {
                 self.app.chat.authenticate(visitor, &identity).await?;
                 let sub = identity.sub.clone();
                 self.app.live.update(visitor, |v| v.authenticated_as = Some(sub)).await;
+                self.app.triggers.authenticated(visitor, widget.id, &identity.sub, &identity.context).await;
                 out.send(&Out::Authenticated { sub: &identity.sub, expires_at: identity.expires_at }, rid);
                 self.ready.as_mut().expect("after hello").identity = Some(identity);
             }
@@ -335,8 +348,11 @@ impl VisitorSession {
                 }
                 let ready = self.ready.as_ref().expect("after hello");
                 let identity = ready.identity.clone();
-                let seen =
-                    Seen { page_url: ready.page_url.clone(), country: ready.visit.meta.country.clone() };
+                let seen = Seen {
+                    page_url: ready.page_url.clone(),
+                    country: ready.visit.meta.country.clone(),
+                    invited_to: invite_id.as_deref().and_then(|i| self.app.triggers.queue_of_invite(i)),
+                };
                 // A failed or missing authentication never silently becomes an anonymous chat.
                 if let Some(id) = &identity
                     && id.expires_at <= self.now()
@@ -433,9 +449,35 @@ impl VisitorSession {
                     reason,
                     message,
                 };
+                let (id, source, outcome) = (ev.invite_id.clone(), ev.source.clone(), ev.outcome.clone());
                 self.app.store.record_invite_event(ev, self.now()).await?;
                 self.app.live.set_invite(visitor, status).await;
+                self.app.triggers.invite_outcome(visitor, &id, &source, &outcome).await;
                 out.send(&Out::Ok, rid);
+            }
+            VisitorIn::Activity { visible } => {
+                self.app.triggers.signal(visitor, Signal::Visible(visible)).await
+            }
+            VisitorIn::Scroll { percent } => {
+                if percent > 100 {
+                    return Err(ChatError::Invalid("invalid_field", "percent must be 0–100".into()));
+                }
+                self.app.triggers.signal(visitor, Signal::Scroll(percent)).await
+            }
+            VisitorIn::ExitIntent => self.app.triggers.signal(visitor, Signal::ExitIntent).await,
+            VisitorIn::Track { name, .. } => {
+                if name.is_empty() || name.chars().count() > MAX_EVENT_NAME {
+                    return Err(ChatError::Invalid(
+                        "invalid_field",
+                        format!("an event name must be 1–{MAX_EVENT_NAME} characters"),
+                    ));
+                }
+                self.app.triggers.signal(visitor, Signal::Track(name)).await
+            }
+            VisitorIn::SetContext { context } => {
+                let context = Context::parse(&context)
+                    .map_err(|e| ChatError::Invalid("invalid_context", e.to_string()))?;
+                self.app.triggers.signal(visitor, Signal::Context(context)).await
             }
         }
         Ok(())
@@ -540,6 +582,7 @@ impl Handler for VisitorSession {
                 let view = ConversationView::new(c, agent_name.clone(), false);
                 out.send(&Out::Chat { conversation: view, existing: true }, None);
                 self.app.live.set_conversation(visitor, now_open).await;
+                self.app.triggers.chatting(visitor, now_open.is_some()).await;
             }
             Event::Invite { visitor_id, invite } if *visitor_id == ready.visitor.id => {
                 ready.issued_invites.insert(invite.invite_id.clone(), invite.source.clone());
@@ -552,6 +595,7 @@ impl Handler for VisitorSession {
     async fn on_end(&mut self) {
         if let Some(ready) = &self.ready {
             self.app.live.disconnected(ready.visitor.id).await;
+            self.app.triggers.disconnected(ready.visitor.id);
         }
     }
 }

@@ -1,0 +1,751 @@
+//! The trigger runtime: runs the organisation's no-code proactive rules (`beckon-triggers`) for
+//! every connected visitor, and sends the invites they call for.
+//!
+//! `beckon-triggers` is pure: it turns rules + facts + history + `now` into a decision. This
+//! module owns everything around it: the facts of each live visitor (kept up to date from the
+//! widget's page views and signals, GeoIP, sign-in, chat state, and the target queues' capacity),
+//! the persisted history of invites shown and dismissed (keyed by the signed-in identity when
+//! there is one), the rules of each organisation (cached, replaced through the admin API), the
+//! per-queue pacing count, and one timer per visitor.
+//!
+//! Evaluation is event-driven: a page view, a signal (visibility, scroll, exit intent, a custom
+//! event, a context change), sign-in, a chat ending or an invite outcome re-evaluates that one
+//! visitor; and when the evaluator says the answer could change with time alone
+//! (`next_check_at`, e.g. "20 s on the page" or a delay), a timer on the injected clock wakes it
+//! at that instant. Nothing polls all visitors.
+
+use crate::chat::Chat;
+use crate::timers::Timers;
+use beckon_domain::events::Invite;
+use beckon_domain::model::{PageView, Visit, Widget};
+use beckon_domain::{Context, OrgId, QueueId, Timestamp, VisitorId, WidgetId};
+use beckon_store::{NewInviteEvent, Store, StoreError};
+use beckon_triggers::{
+    CountryCode, DeviceType, EngineSettings, ExitIntent, Facts, History, PageFacts, QueueFacts, Rule, RuleId,
+    RuleSet, RuleTrace, Stopwatch, Utm,
+};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+use tokio::task::AbortHandle;
+
+/// How long a queue's capacity facts are reused before they are read again.
+const CAPACITY_TTL: Duration = Duration::from_millis(500);
+/// A rule held back by capacity (no free agent, wait too long, queue closed) is looked at again
+/// after this long, as agents free up without any visitor event.
+const CAPACITY_RETRY_MS: i64 = 10_000;
+/// An invite the widget never reports back on stops blocking others this long after it expires.
+const INVITE_GRACE_MS: i64 = 5_000;
+
+/// What the widget reports about the page besides page views.
+#[derive(Debug, Clone)]
+pub enum Signal {
+    /// The page became visible and focused (`true`) or not: only visible time counts.
+    Visible(bool),
+    /// The deepest scroll on this page so far, in percent.
+    Scroll(u8),
+    /// The pointer left the document, the tab was hidden, or a fast scroll up on touch devices.
+    ExitIntent,
+    /// `track(name)` from the page.
+    Track(String),
+    /// The page's context (`setContextProvider` values), for context conditions.
+    Context(Context),
+}
+
+/// What a connecting tab knows about its visitor.
+pub struct Arrival<'a> {
+    pub widget: &'a Widget,
+    pub visitor: VisitorId,
+    pub visit: &'a Visit,
+    pub page: Option<&'a PageView>,
+    pub chatting: bool,
+}
+
+struct Tracked {
+    org: OrgId,
+    widget: WidgetId,
+    tabs: u32,
+    facts: Facts,
+    history: History,
+    history_key: String,
+    /// The invite on screen (sent by a rule, an agent or the page): its id and rule.
+    showing: Option<(String, Option<RuleId>, Timestamp)>,
+    /// A rule that fired with a delay: it is shown when the delay is over if it still fires.
+    pending: Option<(RuleId, Timestamp)>,
+    /// Suppressions already recorded on this page view, so each is counted once.
+    suppressions_recorded: HashSet<(RuleId, &'static str)>,
+    timer: Option<AbortHandle>,
+}
+
+struct CachedCapacity {
+    read_at: Instant,
+    /// The same moment on the injected clock: a test that moves its clock ages the entry too.
+    read_at_clock: Timestamp,
+    facts: QueueFacts,
+}
+
+pub struct Triggers {
+    store: Arc<dyn Store>,
+    chat: Arc<Chat>,
+    timers: Arc<Timers>,
+    settings: EngineSettings,
+    rules: Mutex<HashMap<OrgId, Arc<RuleSet>>>,
+    visitors: Mutex<HashMap<VisitorId, Tracked>>,
+    capacity: Mutex<HashMap<QueueId, CachedCapacity>>,
+    /// Rule invites sent per queue in the last minute (pacing), oldest first.
+    sent: Mutex<HashMap<QueueId, VecDeque<Timestamp>>>,
+    /// Invites a rule sent: id → the rule's target queue (where an accepted chat goes).
+    issued: Mutex<HashMap<String, Option<QueueId>>>,
+    me: Weak<Triggers>,
+}
+
+impl Triggers {
+    pub fn new(
+        store: Arc<dyn Store>,
+        chat: Arc<Chat>,
+        timers: Arc<Timers>,
+        settings: EngineSettings,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self {
+            store,
+            chat,
+            timers,
+            settings,
+            rules: Mutex::new(HashMap::new()),
+            visitors: Mutex::new(HashMap::new()),
+            capacity: Mutex::new(HashMap::new()),
+            sent: Mutex::new(HashMap::new()),
+            issued: Mutex::new(HashMap::new()),
+            me: me.clone(),
+        })
+    }
+
+    fn now(&self) -> Timestamp {
+        self.timers.now()
+    }
+
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    // --- rules ------------------------------------------------------------------------------
+
+    /// The organisation's rules, compiled (read from the store once, then cached).
+    pub async fn rules_of(&self, org: OrgId) -> Result<Arc<RuleSet>, StoreError> {
+        if let Some(set) = self.rules.lock().expect("rules lock").get(&org) {
+            return Ok(set.clone());
+        }
+        let rules = match self.store.trigger_rules(org).await? {
+            Some(json) => beckon_triggers::rules_from_json(&json).unwrap_or_else(|e| {
+                // Only rules that parsed were ever stored; a newer server may read older ones.
+                tracing::error!(error = %e, org = %org, "stored trigger rules do not parse; using none");
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
+        let set = Arc::new(RuleSet::new(rules));
+        self.rules.lock().expect("rules lock").insert(org, set.clone());
+        Ok(set)
+    }
+
+    /// Replaces the organisation's rules and looks at every live visitor of it again.
+    pub async fn set_rules(&self, org: OrgId, rules: Vec<Rule>) -> Result<(), StoreError> {
+        let json = serde_json::to_string(&rules).expect("rules serialize");
+        self.store.set_trigger_rules(org, &json, self.now()).await?;
+        self.rules.lock().expect("rules lock").insert(org, Arc::new(RuleSet::new(rules)));
+        let of_org: Vec<VisitorId> = {
+            let all = self.visitors.lock().expect("visitors lock");
+            all.iter().filter(|(_, t)| t.org == org).map(|(id, _)| *id).collect()
+        };
+        for v in of_org {
+            self.evaluate(v).await;
+        }
+        Ok(())
+    }
+
+    /// The queue a rule invite sent the visitor to, if `invite_id` is one.
+    pub fn queue_of_invite(&self, invite_id: &str) -> Option<QueueId> {
+        self.issued.lock().expect("issued lock").get(invite_id).copied().flatten()
+    }
+
+    // --- visitor lifecycle ------------------------------------------------------------------
+
+    /// A tab connected (after `hello`).
+    pub async fn connected(&self, a: Arrival<'_>) -> Result<(), StoreError> {
+        let now = self.now();
+        let known = {
+            let mut all = self.visitors.lock().expect("visitors lock");
+            match all.get_mut(&a.visitor) {
+                Some(t) => {
+                    t.tabs += 1;
+                    t.facts.chatting = a.chatting;
+                    true
+                }
+                None => false,
+            }
+        };
+        if known {
+            if let Some(page) = a.page {
+                self.page_view(a.visitor, page, a.visit).await?;
+            } else {
+                self.evaluate(a.visitor).await;
+            }
+            return Ok(());
+        }
+        let history_key = format!("visitor:{}", a.visitor);
+        let history = self.load_history(&history_key).await?;
+        let meta = &a.visit.meta;
+        let facts = Facts {
+            now,
+            visit_started_at: a.visit.started_at,
+            time_on_site: Stopwatch::started(a.visit.started_at),
+            visit_number: u32::try_from(a.visit.number).unwrap_or(u32::MAX),
+            country: meta.country.as_deref().and_then(|c| CountryCode::parse(c).ok()),
+            language: meta.language.clone(),
+            device: match meta.device.as_deref() {
+                Some("desktop") => Some(DeviceType::Desktop),
+                Some("mobile") => Some(DeviceType::Mobile),
+                Some("tablet") => Some(DeviceType::Tablet),
+                _ => None,
+            },
+            chatting: a.chatting,
+            default_queue: a.widget.default_queue_id,
+            ..Facts::default()
+        };
+        self.visitors.lock().expect("visitors lock").insert(
+            a.visitor,
+            Tracked {
+                org: a.widget.org_id,
+                widget: a.widget.id,
+                tabs: 1,
+                facts,
+                history,
+                history_key,
+                showing: None,
+                pending: None,
+                suppressions_recorded: HashSet::new(),
+                timer: None,
+            },
+        );
+        match a.page {
+            Some(page) => self.page_view(a.visitor, page, a.visit).await,
+            None => {
+                self.evaluate(a.visitor).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// A tab closed; the visitor is forgotten with their last tab (the history is stored).
+    pub fn disconnected(&self, visitor: VisitorId) {
+        let mut all = self.visitors.lock().expect("visitors lock");
+        if let Some(t) = all.get_mut(&visitor) {
+            t.tabs = t.tabs.saturating_sub(1);
+            if t.tabs == 0 {
+                if let Some(timer) = t.timer.take() {
+                    timer.abort();
+                }
+                all.remove(&visitor);
+            }
+        }
+    }
+
+    /// A page view (a new page, or a single-page app's route change).
+    pub async fn page_view(
+        &self,
+        visitor: VisitorId,
+        page: &PageView,
+        visit: &Visit,
+    ) -> Result<(), StoreError> {
+        let (views_of_page, total) = self.store.page_view_counts(visitor, &page.url).await?;
+        let now = self.now();
+        {
+            let mut all = self.visitors.lock().expect("visitors lock");
+            let Some(t) = all.get_mut(&visitor) else { return Ok(()) };
+            let f = &mut t.facts;
+            if f.visit_started_at != visit.started_at {
+                // A new visit: the site clock, counters and events of the last one are done.
+                f.visit_started_at = visit.started_at;
+                f.time_on_site = Stopwatch::started(visit.started_at);
+                f.events.clear();
+                f.utm = Utm::default();
+            }
+            f.visit_number = u32::try_from(visit.number).unwrap_or(u32::MAX);
+            if f.page_views_total == 0 || f.utm == Utm::default() {
+                f.utm = utm_of(&page.url);
+            }
+            f.page = PageFacts {
+                url: page.url.clone(),
+                title: page.title.clone(),
+                referrer: page.referrer.clone(),
+                started_at: now,
+                visible: Stopwatch::started(now),
+                views_of_page: views_of_page.max(1),
+                scroll_percent: 0,
+                exit_intent: None,
+            };
+            f.page_views_total = total.max(1);
+            t.pending = None;
+            t.suppressions_recorded.clear();
+        }
+        self.evaluate(visitor).await;
+        Ok(())
+    }
+
+    pub async fn signal(&self, visitor: VisitorId, signal: Signal) {
+        let now = self.now();
+        {
+            let mut all = self.visitors.lock().expect("visitors lock");
+            let Some(t) = all.get_mut(&visitor) else { return };
+            let f = &mut t.facts;
+            match signal {
+                Signal::Visible(true) => f.page.visible.resume(now),
+                Signal::Visible(false) => f.page.visible.pause(now),
+                Signal::Scroll(p) => f.page.scroll_percent = f.page.scroll_percent.max(p.min(100)),
+                Signal::ExitIntent => {
+                    f.page.exit_intent =
+                        Some(ExitIntent { at: now, visible_ms_on_page: f.page.visible.elapsed_ms(now) })
+                }
+                Signal::Track(name) => {
+                    let n = f.events.entry(name).or_insert(0);
+                    *n = n.saturating_add(1);
+                }
+                Signal::Context(c) => f.context = merge_context(&f.context, c),
+            }
+        }
+        self.evaluate(visitor).await;
+    }
+
+    /// The visitor signed in: limits follow the person from now on, and `authenticated`
+    /// conditions hold. The token's context variables win over the page's.
+    pub async fn authenticated(&self, visitor: VisitorId, widget: WidgetId, sub: &str, context: &Context) {
+        let key = format!("sub:{widget}:{sub}");
+        let history = match self.load_history(&key).await {
+            Ok(h) => h,
+            Err(e) => return tracing::error!(error = %e, "loading trigger history failed"),
+        };
+        {
+            let mut all = self.visitors.lock().expect("visitors lock");
+            let Some(t) = all.get_mut(&visitor) else { return };
+            if t.history_key != key {
+                t.history = merge_history(std::mem::take(&mut t.history), history);
+                t.history_key = key;
+            }
+            t.facts.authenticated = true;
+            t.facts.context = merge_context(&t.facts.context, context.clone());
+        }
+        self.save_history(visitor).await;
+        self.evaluate(visitor).await;
+    }
+
+    /// The visitor's chat started or ended: no invite while chatting.
+    pub async fn chatting(&self, visitor: VisitorId, chatting: bool) {
+        {
+            let mut all = self.visitors.lock().expect("visitors lock");
+            let Some(t) = all.get_mut(&visitor) else { return };
+            if t.facts.chatting == chatting {
+                return;
+            }
+            t.facts.chatting = chatting;
+        }
+        self.evaluate(visitor).await;
+    }
+
+    /// The widget reported what became of an invite (a rule's, an agent's or the page's own).
+    pub async fn invite_outcome(&self, visitor: VisitorId, invite_id: &str, source: &str, outcome: &str) {
+        let now = self.now();
+        let rule = source.strip_prefix("rule:").and_then(|r| r.parse::<i64>().ok()).map(RuleId);
+        {
+            let mut all = self.visitors.lock().expect("visitors lock");
+            let Some(t) = all.get_mut(&visitor) else { return };
+            let same = t.showing.as_ref().is_some_and(|(id, _, _)| id == invite_id);
+            match outcome {
+                "shown" => {
+                    match rule {
+                        Some(r) => t.history.record_shown(r, now),
+                        None => t.history.record_shown_other(now),
+                    }
+                    if !same {
+                        t.showing = Some((
+                            invite_id.to_owned(),
+                            rule,
+                            now.plus_millis(self.settings.default_expiry_ms),
+                        ));
+                    }
+                }
+                "declined" => {
+                    t.history.record_dismissed(rule, now);
+                    if same {
+                        t.showing = None;
+                    }
+                }
+                "accepted" | "expired" | "suppressed" if same => t.showing = None,
+                _ => {}
+            }
+            t.facts.invite_showing = t.showing.is_some();
+        }
+        if matches!(outcome, "shown" | "declined") {
+            self.save_history(visitor).await;
+        }
+        self.evaluate(visitor).await;
+    }
+
+    /// The console's "why" view for one live visitor: every rule, what holds, what held it back.
+    pub async fn explain(&self, visitor: VisitorId) -> Option<Vec<RuleTrace>> {
+        let org = self.visitors.lock().expect("visitors lock").get(&visitor)?.org;
+        let rules = self.rules_of(org).await.ok()?;
+        let queues = self.queue_facts(&rules, visitor).await;
+        let all = self.visitors.lock().expect("visitors lock");
+        let t = all.get(&visitor)?;
+        let facts = Facts { now: self.now(), queues, ..t.facts.clone() };
+        Some(beckon_triggers::explain(&rules, &self.settings, &facts, &t.history))
+    }
+
+    /// The rule editor's preview: which of the organisation's live visitors `rule` matches now.
+    pub async fn preview(&self, org: OrgId, rule: Rule) -> Vec<(VisitorId, RuleTrace)> {
+        let set = RuleSet::new(vec![Rule { enabled: true, ..rule }]);
+        let candidates: Vec<VisitorId> = {
+            let all = self.visitors.lock().expect("visitors lock");
+            all.iter().filter(|(_, t)| t.org == org).map(|(id, _)| *id).collect()
+        };
+        let mut out = Vec::new();
+        for v in candidates {
+            let queues = self.queue_facts(&set, v).await;
+            let all = self.visitors.lock().expect("visitors lock");
+            let Some(t) = all.get(&v) else { continue };
+            let facts = Facts { now: self.now(), queues, ..t.facts.clone() };
+            if let Some(trace) = beckon_triggers::explain(&set, &self.settings, &facts, &t.history).pop() {
+                out.push((v, trace));
+            }
+        }
+        out
+    }
+
+    // --- evaluation -------------------------------------------------------------------------
+
+    /// Looks at one visitor now: sends the invite a rule calls for, records what limits held
+    /// back, and arms the visitor's timer for the next instant the answer could change.
+    pub async fn evaluate(&self, visitor: VisitorId) {
+        let Some(org) = self.visitors.lock().expect("visitors lock").get(&visitor).map(|t| t.org) else {
+            return;
+        };
+        let rules = match self.rules_of(org).await {
+            Ok(r) => r,
+            Err(e) => return tracing::error!(error = %e, "loading trigger rules failed"),
+        };
+        if rules.active().next().is_none() {
+            return;
+        }
+        let queues = self.queue_facts(&rules, visitor).await;
+        let now = self.now();
+        let mut to_send = None;
+        let mut to_record = Vec::new();
+        {
+            let mut all = self.visitors.lock().expect("visitors lock");
+            let Some(t) = all.get_mut(&visitor) else { return };
+            // An invite nobody reported back on stops blocking after its expiry.
+            if t.showing.as_ref().is_some_and(|(_, _, until)| *until <= now) {
+                t.showing = None;
+            }
+            t.facts.invite_showing = t.showing.is_some();
+            t.facts.now = now;
+            t.facts.queues = queues;
+            for q in t.facts.queues.values_mut() {
+                q.invites_last_minute = 0;
+            }
+            self.fill_pacing(&mut t.facts.queues, now);
+            let eval = beckon_triggers::evaluate(&rules, &self.settings, &t.facts, &t.history);
+            let mut wake = eval.next_check_at;
+            for s in &eval.suppressed {
+                let code = suppress_code(&s.reason);
+                if matches!(code, "no_free_agent" | "wait_too_long" | "queue_closed" | "pacing") {
+                    wake = earliest(wake, Some(now.plus_millis(CAPACITY_RETRY_MS)));
+                }
+                // Being busy with a chat or another invite is not worth a row per rule.
+                if !matches!(code, "chatting" | "invite_showing")
+                    && t.suppressions_recorded.insert((s.rule_id, code))
+                {
+                    let name = rules.get(s.rule_id).map(|r| r.name.to_string()).unwrap_or_default();
+                    to_record.push((s.rule_id, code, name));
+                }
+            }
+            if let Some(fire) = eval.fire {
+                let due = match t.pending {
+                    Some((rule, due)) if rule == fire.rule_id => due,
+                    _ if fire.delay_ms > 0 => {
+                        let due = now.plus_millis(fire.delay_ms);
+                        t.pending = Some((fire.rule_id, due));
+                        due
+                    }
+                    _ => now,
+                };
+                if due <= now {
+                    t.pending = None;
+                    let invite_id = format!(
+                        "rule{}-{}",
+                        fire.rule_id.0,
+                        crate::auth::new_token().get(..12).unwrap_or("x")
+                    );
+                    t.showing = Some((
+                        invite_id.clone(),
+                        Some(fire.rule_id),
+                        now.plus_millis(fire.expiry_ms + INVITE_GRACE_MS),
+                    ));
+                    t.facts.invite_showing = true;
+                    wake = earliest(wake, t.showing.as_ref().map(|s| s.2));
+                    to_send = Some((t.widget, invite_id, fire));
+                } else {
+                    wake = earliest(wake, Some(due));
+                }
+            } else {
+                t.pending = None;
+            }
+            if let Some(until) = t.showing.as_ref().map(|s| s.2) {
+                wake = earliest(wake, Some(until));
+            }
+            self.arm(t, visitor, wake.filter(|w| *w > now));
+        }
+        let widget = self.visitors.lock().expect("visitors lock").get(&visitor).map(|t| t.widget);
+        if let Some(widget) = widget {
+            for (rule, code, name) in to_record {
+                let ev = NewInviteEvent {
+                    widget_id: widget,
+                    visitor_id: visitor,
+                    invite_id: format!("rule{}-p{}", rule.0, now.0),
+                    source: format!("rule:{}", rule.0),
+                    outcome: "suppressed".into(),
+                    reason: Some(code.into()),
+                    message: name,
+                };
+                if let Err(e) = self.store.record_invite_event(ev, now).await {
+                    tracing::error!(error = %e, "recording a suppressed invite failed");
+                }
+            }
+        }
+        if let Some((widget, invite_id, fire)) = to_send {
+            if let Some(q) = fire.queue_id {
+                self.sent.lock().expect("sent lock").entry(q).or_default().push_back(now);
+            }
+            self.issued.lock().expect("issued lock").insert(invite_id.clone(), fire.queue_id);
+            tracing::info!(visitor = %visitor, rule = fire.rule_id.0, "trigger rule invites the visitor");
+            let invite = Invite {
+                invite_id,
+                message: fire.message,
+                prechat: fire.prechat,
+                expiry_ms: fire.expiry_ms,
+                source: format!("rule:{}", fire.rule_id.0),
+            };
+            if let Err(e) = self.chat.send_invite(widget, visitor, invite).await {
+                tracing::error!(error = %e, "sending a rule's invite failed");
+            }
+        }
+    }
+
+    /// One timer per visitor, re-armed on every evaluation.
+    fn arm(&self, t: &mut Tracked, visitor: VisitorId, at: Option<Timestamp>) {
+        if let Some(old) = t.timer.take() {
+            old.abort();
+        }
+        let (Some(at), Some(me)) = (at, self.me.upgrade()) else { return };
+        let task = tokio::spawn(async move {
+            me.timers.sleep_until(at).await;
+            // This task is the visitor's timer until the evaluation re-arms it.
+            if let Some(t) = me.visitors.lock().expect("visitors lock").get_mut(&visitor) {
+                t.timer = None;
+            }
+            me.evaluate(visitor).await;
+        });
+        t.timer = Some(task.abort_handle());
+    }
+
+    fn fill_pacing(&self, queues: &mut BTreeMap<QueueId, QueueFacts>, now: Timestamp) {
+        let mut sent = self.sent.lock().expect("sent lock");
+        for (q, facts) in queues.iter_mut() {
+            if let Some(times) = sent.get_mut(q) {
+                while times.front().is_some_and(|t| now.since(*t) >= 60_000) {
+                    times.pop_front();
+                }
+                facts.invites_last_minute = u32::try_from(times.len()).unwrap_or(u32::MAX);
+            }
+        }
+    }
+
+    /// Capacity facts for the queues the rules may invite to (plus the widget's default).
+    async fn queue_facts(&self, rules: &RuleSet, visitor: VisitorId) -> BTreeMap<QueueId, QueueFacts> {
+        let default =
+            self.visitors.lock().expect("visitors lock").get(&visitor).and_then(|t| t.facts.default_queue);
+        let mut wanted: Vec<QueueId> = rules.rules().iter().filter_map(|r| r.invite.queue_id).collect();
+        wanted.extend(default);
+        wanted.sort();
+        wanted.dedup();
+        let mut out = BTreeMap::new();
+        for q in wanted {
+            let cached = {
+                let cache = self.capacity.lock().expect("capacity lock");
+                let ttl_ms = CAPACITY_TTL.as_millis() as i64;
+                let fresh = |c: &&CachedCapacity| {
+                    c.read_at.elapsed() < CAPACITY_TTL && self.now().since(c.read_at_clock) < ttl_ms
+                };
+                cache.get(&q).filter(fresh).map(|c| c.facts)
+            };
+            let facts = match cached {
+                Some(f) => f,
+                None => match self.chat.queue_capacity(q).await {
+                    Ok(c) => {
+                        let facts = QueueFacts {
+                            in_operating_hours: c.open,
+                            has_free_agent: c.free_agent,
+                            predicted_wait_s: c.predicted_wait_s,
+                            invites_last_minute: 0,
+                        };
+                        let entry =
+                            CachedCapacity { read_at: Instant::now(), read_at_clock: self.now(), facts };
+                        self.capacity.lock().expect("capacity lock").insert(q, entry);
+                        facts
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, queue = %q, "reading queue capacity failed");
+                        QueueFacts::default()
+                    }
+                },
+            };
+            out.insert(q, facts);
+        }
+        out
+    }
+
+    /// Forgets cached capacity (an agent's presence or load changed), so the next evaluation
+    /// reads it fresh.
+    pub fn capacity_changed(&self) {
+        self.capacity.lock().expect("capacity lock").clear();
+    }
+
+    async fn load_history(&self, key: &str) -> Result<History, StoreError> {
+        Ok(match self.store.trigger_history(key).await? {
+            Some(json) => serde_json::from_str(&json).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, key, "stored trigger history does not parse; starting afresh");
+                History::default()
+            }),
+            None => History::default(),
+        })
+    }
+
+    async fn save_history(&self, visitor: VisitorId) {
+        let snapshot = {
+            let all = self.visitors.lock().expect("visitors lock");
+            all.get(&visitor).map(|t| (t.history_key.clone(), serde_json::to_string(&t.history)))
+        };
+        if let Some((key, Ok(json))) = snapshot
+            && let Err(e) = self.store.set_trigger_history(&key, &json, self.now()).await
+        {
+            tracing::error!(error = %e, "saving trigger history failed");
+        }
+    }
+}
+
+fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+/// The reason's machine code, as recorded with a suppressed invite.
+fn suppress_code(r: &beckon_triggers::SuppressReason) -> &'static str {
+    use beckon_triggers::SuppressReason as R;
+    match r {
+        R::Chatting => "chatting",
+        R::InviteShowing => "invite_showing",
+        R::Frequency => "frequency",
+        R::VisitCap => "visit_cap",
+        R::DailyCap => "daily_cap",
+        R::Cooldown { .. } => "cooldown",
+        R::MissingContext { .. } => "missing_context",
+        R::QueueClosed => "queue_closed",
+        R::NoFreeAgent => "no_free_agent",
+        R::WaitTooLong { .. } => "wait_too_long",
+        R::Pacing => "pacing",
+    }
+}
+
+/// `later`'s variables over `earlier`'s.
+fn merge_context(earlier: &Context, later: Context) -> Context {
+    earlier.clone().merged_with(later)
+}
+
+/// Two histories of one person (an anonymous visit and their signed-in record) as one.
+fn merge_history(mut a: History, b: History) -> History {
+    for at in b.shown {
+        a.record_shown_other(at);
+    }
+    for (id, r) in b.rules {
+        let mine = a.rules.entry(id).or_default();
+        mine.times_shown = mine.times_shown.saturating_add(r.times_shown);
+        mine.dismissals = mine.dismissals.saturating_add(r.dismissals);
+        mine.last_shown_at = mine.last_shown_at.max(r.last_shown_at);
+        mine.last_dismissed_at = mine.last_dismissed_at.max(r.last_dismissed_at);
+    }
+    a.dismissals = a.dismissals.saturating_add(b.dismissals);
+    a.last_dismissed_at = a.last_dismissed_at.max(b.last_dismissed_at);
+    a
+}
+
+/// The landing page's `utm_*` parameters.
+fn utm_of(url: &str) -> Utm {
+    let mut utm = Utm::default();
+    let Some(query) = url.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or("")) else {
+        return utm;
+    };
+    for pair in query.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v);
+        match k {
+            "utm_source" => utm.source = Some(v),
+            "utm_medium" => utm.medium = Some(v),
+            "utm_campaign" => utm.campaign = Some(v),
+            "utm_term" => utm.term = Some(v),
+            "utm_content" => utm.content = Some(v),
+            _ => {}
+        }
+    }
+    utm
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utm_parameters_come_from_the_landing_url() {
+        let u = utm_of("https://shop.example/?utm_source=news%20letter&utm_campaign=black+friday&x=1#top");
+        assert_eq!(u.source.as_deref(), Some("news letter"));
+        assert_eq!(u.campaign.as_deref(), Some("black friday"));
+        assert_eq!(u.medium, None);
+        assert_eq!(utm_of("https://shop.example/").source, None);
+        assert_eq!(utm_of("https://x/?utm_source=%zz%4").source.as_deref(), Some("%zz%4"));
+    }
+}
