@@ -122,7 +122,17 @@ pub enum CmpOp {
 #[serde(deny_unknown_fields)]
 pub struct Compare {
     pub op: CmpOp,
+    #[serde(serialize_with = "number_as_written")]
     pub value: f64,
+}
+
+/// A whole number goes back out as `2`, not `2.0`, so an exported rule reads as it was written.
+fn number_as_written<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    number_value(*v).serialize(s)
+}
+
+fn number_value(v: f64) -> serde_json::Value {
+    if v.fract() == 0.0 && v.abs() < 9e15 { serde_json::json!(v as i64) } else { serde_json::json!(v) }
 }
 
 impl Compare {
@@ -387,7 +397,7 @@ impl From<ContextCondition> for ContextSpec {
                     CmpOp::Eq => ContextOp::Eq,
                     CmpOp::Ne => ContextOp::Ne,
                 };
-                (op, Some(serde_json::json!(cmp.value)), false)
+                (op, Some(number_value(cmp.value)), false)
             }
         };
         Self { name: c.name, op, value, ignore_case }

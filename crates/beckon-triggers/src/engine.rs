@@ -570,7 +570,7 @@ mod tests {
         let h = History::default();
         let check = |f: &Facts, want: SuppressReason| {
             let e = evaluate(&set, &s, f, &h);
-            assert_eq!(reasons(&e), [want.clone()], "{want}");
+            assert_eq!(reasons(&e), std::slice::from_ref(&want), "{want}");
             assert_eq!(e.fire.map(|x| x.rule_id), Some(RuleId(2)), "{want}");
         };
         let mut f = facts(0);
