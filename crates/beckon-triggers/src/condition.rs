@@ -1,15 +1,16 @@
 //! The conditions of a rule: a boolean tree over one visitor's [`Facts`].
 //!
 //! `all` / `any` / `not` combine conditions as boolean algebra (`all []` holds, `any []` does not);
-//! the leaves are the signals of issue 5 — page, referrer, time, counts, exit intent, scroll,
+//! the leaves are the signals the design lists — page, referrer, time, counts, exit intent, scroll,
 //! country, language, device, local time window, operating hours, authentication, custom context,
 //! UTM parameters and custom events.
 //!
-//! Besides "does it hold now", every condition answers two questions about time, assuming nothing
-//! but the clock changes: the earliest instant at or after `now` when it could hold
-//! ([`Condition::next_true`]) and when it could stop holding ([`Condition::next_false`]). Leaves
-//! answer exactly; `all`/`any`/`not` combine the answers into a lower bound (never later than the
-//! truth), which is what the engine needs to arm a timer that never fires too late.
+//! Besides "does it hold now", every condition answers a question about time, assuming nothing but
+//! the clock changes: when could that answer flip — the next instant it could start holding if it
+//! does not, or stop holding if it does (`Condition::timing`, crate-internal). Leaves answer
+//! exactly; `all`/`any`/`not` combine the answers into a lower bound (never later than the truth,
+//! always after `now`), which is what the engine needs to arm a timer that never fires too late
+//! and never spins. The console sees the same instants in [`crate::ConditionTrace::changes_at`].
 //!
 //! Rule-file form (JSON, externally tagged, snake_case):
 //! `{"all": [{"page_url": {"op": "contains", "value": "/products/"}}, {"time_on_page": {"at_least_s": 20}}]}`.

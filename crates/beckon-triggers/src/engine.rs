@@ -51,7 +51,8 @@ pub struct EngineSettings {
     /// At most this many invites shown in any rolling 24 hours.
     pub max_invites_per_day: Option<u32>,
     /// After the visitor dismisses an invite, none for this long; each further dismissal doubles
-    /// it (`base × 2^(n-1)` after the n-th), up to [`EngineSettings::dismissal_cooldown_max_ms`].
+    /// it (`base × 2^(n-1)` after the n-th, counting every dismissal in [`History`]), up to
+    /// [`EngineSettings::dismissal_cooldown_max_ms`].
     pub dismissal_cooldown_ms: i64,
     pub dismissal_cooldown_max_ms: i64,
     /// How long an invite stays on screen when its rule does not say.
