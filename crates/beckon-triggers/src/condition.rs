@@ -839,6 +839,34 @@ mod tests {
     }
 
     #[test]
+    fn timing_combines_children_and_is_always_after_now() {
+        let f = base(); // 12 s visible on the page
+        let e = env(&f, None);
+        let at = |s: i64| Some(f.now.plus_millis(s));
+        let t20 = cond(json!({"time_on_page": {"at_least_s": 20}}));
+        let t30 = cond(json!({"time_on_page": {"at_least_s": 30}}));
+        assert_eq!(t20.timing(&e), Timing::new(false, at(8_000)));
+        let all = Condition::All(vec![t20.clone(), t30.clone()]);
+        assert_eq!(all.timing(&e), Timing::new(false, at(18_000)), "all waits for the last");
+        let any = Condition::Any(vec![t20.clone(), t30.clone()]);
+        assert_eq!(any.timing(&e), Timing::new(false, at(8_000)), "any waits for the first");
+        let not = Condition::Not(Box::new(t20.clone()));
+        assert_eq!(not.timing(&e), Timing::new(true, at(8_000)), "not stops holding when its child starts");
+        let never = cond(json!({"country": ["US"]}));
+        assert_eq!(Condition::All(vec![t20.clone(), never.clone()]).timing(&e), Timing::new(false, None));
+        assert_eq!(Condition::Any(vec![t20.clone(), never]).timing(&e), Timing::new(false, at(8_000)));
+        let forever = cond(json!({"country": ["FR"]}));
+        assert_eq!(Condition::Any(vec![forever, t20]).timing(&e), Timing::new(true, None));
+        // An exit-intent signal stamped a little ahead of the server clock counts from its time.
+        let mut g = base();
+        g.page.exit_intent = Some(ExitIntent { at: g.now.plus_millis(300), visible_ms_on_page: 16_000 });
+        let exit = cond(json!({"exit_intent": {"after_s": 15}}));
+        assert_eq!(exit.timing(&env(&g, None)), Timing::new(false, Some(g.now.plus_millis(300))));
+        assert_eq!(t30.next_true(&e), at(18_000));
+        assert_eq!(t30.next_false(&e), Some(f.now));
+    }
+
+    #[test]
     fn visitor_conditions() {
         let mut f = base();
         assert!(holds(&cond(json!({"country": ["be", "fr"]})), &f));
