@@ -1,15 +1,16 @@
 //! The conditions of a rule: a boolean tree over one visitor's [`Facts`].
 //!
 //! `all` / `any` / `not` combine conditions as boolean algebra (`all []` holds, `any []` does not);
-//! the leaves are the signals of issue 5 — page, referrer, time, counts, exit intent, scroll,
+//! the leaves are the signals the design lists — page, referrer, time, counts, exit intent, scroll,
 //! country, language, device, local time window, operating hours, authentication, custom context,
 //! UTM parameters and custom events.
 //!
-//! Besides "does it hold now", every condition answers two questions about time, assuming nothing
-//! but the clock changes: the earliest instant at or after `now` when it could hold
-//! ([`Condition::next_true`]) and when it could stop holding ([`Condition::next_false`]). Leaves
-//! answer exactly; `all`/`any`/`not` combine the answers into a lower bound (never later than the
-//! truth), which is what the engine needs to arm a timer that never fires too late.
+//! Besides "does it hold now", every condition answers a question about time, assuming nothing but
+//! the clock changes: when could that answer flip — the next instant it could start holding if it
+//! does not, or stop holding if it does (`Condition::timing`, crate-internal). Leaves answer
+//! exactly; `all`/`any`/`not` combine the answers into a lower bound (never later than the truth,
+//! always after `now`), which is what the engine needs to arm a timer that never fires too late
+//! and never spins. The console sees the same instants in [`crate::ConditionTrace::changes_at`].
 //!
 //! Rule-file form (JSON, externally tagged, snake_case):
 //! `{"all": [{"page_url": {"op": "contains", "value": "/products/"}}, {"time_on_page": {"at_least_s": 20}}]}`.
@@ -122,7 +123,17 @@ pub enum CmpOp {
 #[serde(deny_unknown_fields)]
 pub struct Compare {
     pub op: CmpOp,
+    #[serde(serialize_with = "number_as_written")]
     pub value: f64,
+}
+
+/// A whole number goes back out as `2`, not `2.0`, so an exported rule reads as it was written.
+fn number_as_written<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    number_value(*v).serialize(s)
+}
+
+fn number_value(v: f64) -> serde_json::Value {
+    if v.fract() == 0.0 && v.abs() < 9e15 { serde_json::json!(v as i64) } else { serde_json::json!(v) }
 }
 
 impl Compare {
@@ -387,7 +398,7 @@ impl From<ContextCondition> for ContextSpec {
                     CmpOp::Eq => ContextOp::Eq,
                     CmpOp::Ne => ContextOp::Ne,
                 };
-                (op, Some(serde_json::json!(cmp.value)), false)
+                (op, Some(number_value(cmp.value)), false)
             }
         };
         Self { name: c.name, op, value, ignore_case }
@@ -825,6 +836,34 @@ mod tests {
         f.now = f.now.plus_millis(4_000);
         assert!(!holds(&c, &f), "a stale signal no longer counts");
         assert_eq!(c.next_true(&env(&f, None)), None);
+    }
+
+    #[test]
+    fn timing_combines_children_and_is_always_after_now() {
+        let f = base(); // 12 s visible on the page
+        let e = env(&f, None);
+        let at = |s: i64| Some(f.now.plus_millis(s));
+        let t20 = cond(json!({"time_on_page": {"at_least_s": 20}}));
+        let t30 = cond(json!({"time_on_page": {"at_least_s": 30}}));
+        assert_eq!(t20.timing(&e), Timing::new(false, at(8_000)));
+        let all = Condition::All(vec![t20.clone(), t30.clone()]);
+        assert_eq!(all.timing(&e), Timing::new(false, at(18_000)), "all waits for the last");
+        let any = Condition::Any(vec![t20.clone(), t30.clone()]);
+        assert_eq!(any.timing(&e), Timing::new(false, at(8_000)), "any waits for the first");
+        let not = Condition::Not(Box::new(t20.clone()));
+        assert_eq!(not.timing(&e), Timing::new(true, at(8_000)), "not stops holding when its child starts");
+        let never = cond(json!({"country": ["US"]}));
+        assert_eq!(Condition::All(vec![t20.clone(), never.clone()]).timing(&e), Timing::new(false, None));
+        assert_eq!(Condition::Any(vec![t20.clone(), never]).timing(&e), Timing::new(false, at(8_000)));
+        let forever = cond(json!({"country": ["FR"]}));
+        assert_eq!(Condition::Any(vec![forever, t20]).timing(&e), Timing::new(true, None));
+        // An exit-intent signal stamped a little ahead of the server clock counts from its time.
+        let mut g = base();
+        g.page.exit_intent = Some(ExitIntent { at: g.now.plus_millis(300), visible_ms_on_page: 16_000 });
+        let exit = cond(json!({"exit_intent": {"after_s": 15}}));
+        assert_eq!(exit.timing(&env(&g, None)), Timing::new(false, Some(g.now.plus_millis(300))));
+        assert_eq!(t30.next_true(&e), at(18_000));
+        assert_eq!(t30.next_false(&e), Some(f.now));
     }
 
     #[test]

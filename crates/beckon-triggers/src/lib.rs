@@ -10,7 +10,7 @@
 //! [`evaluate`] turns rules + [`EngineSettings`] + facts + history into an [`Evaluation`]: the
 //! invite to offer, if any, the matching rules a limit held back and why, and the instant at which
 //! the answer could next change if only the clock moves — so the server arms one timer per
-//! visitor instead of polling. [`explain`] gives the console's "why" view of the same decision.
+//! visitor instead of polling. [`explain()`] gives the console's "why" view of the same decision.
 //!
 //! The crate does no I/O and never reads a clock: the server owns state, timers and time, which is
 //! what makes every behaviour here testable by setting `now`. Who calls it: the server's visitor

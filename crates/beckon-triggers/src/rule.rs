@@ -253,13 +253,13 @@ mod tests {
                 {"not": {"authenticated": true}},
                 {"local_time": {"time_zone": "Europe/Paris", "from": "09:00", "to": "18:00", "weekdays": ["mon", "fri"]}},
                 {"context": {"name": "Plan", "op": "equals", "value": "gold", "ignore_case": true}},
-                {"context": {"name": "Total", "op": "ge", "value": 100.0}},
+                {"context": {"name": "Total", "op": "ge", "value": 100.5}},
                 {"utm": {"param": "campaign", "op": "glob", "value": "xmas-*"}},
                 {"event": {"name": "cart", "at_least": 2}},
                 {"exit_intent": {"after_s": 15}},
                 {"device": ["tablet"]},
                 {"language": ["fr"]},
-                {"page_views_total": {"op": "gt", "value": 4.0}}
+                {"page_views_total": {"op": "gt", "value": 4}}
             ]},
             "invite": {"message": "Case {context:Case Id}", "prechat": true, "queue_id": 4, "expiry_ms": 30000, "delay_ms": 2000},
             "limits": {"frequency": {"once_per_days": 7}, "require_free_agent": false, "max_wait_s": 120},
