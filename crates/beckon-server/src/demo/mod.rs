@@ -1,6 +1,8 @@
 //! `beckon demo`: seed a demo organisation so a newcomer sees the whole product at once —
-//! a widget anyone can embed, a queue, and an agent login. Seeding is idempotent: starting the
-//! demo again on the same database reuses what is there.
+//! a widget anyone can embed, a queue, an agent login, and no-code trigger rules (three live
+//! ones for the demo site's no-script pages, and the seed's eight scenarios as disabled rules to
+//! try in the console). Seeding is idempotent: starting the demo again on the same database
+//! reuses what is there.
 
 use crate::auth::hash_password;
 use beckon_domain::model::{PrechatKind, PrechatQuestion, Role, WidgetSettings};
@@ -61,7 +63,15 @@ pub async fn seed(store: &dyn Store, clock: &dyn Clock) -> anyhow::Result<DemoLo
         )
         .await?;
     store.add_agent_to_queue(agent.id, queue.id, now).await?;
+    let rules = demo_trigger_rules();
+    store.set_trigger_rules(org.id, &serde_json::to_string(&rules)?, now).await?;
     Ok(login)
+}
+
+/// The demo's trigger rules, checked when the binary is tested (they must parse).
+pub fn demo_trigger_rules() -> Vec<beckon_triggers::Rule> {
+    beckon_triggers::rules_from_json(include_str!("trigger_rules.json"))
+        .expect("the demo's trigger rules parse")
 }
 
 fn demo_prechat() -> Vec<PrechatQuestion> {
@@ -95,4 +105,15 @@ fn demo_prechat() -> Vec<PrechatQuestion> {
             choices: vec![],
         },
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_demo_trigger_rules_parse_and_only_the_demo_pages_ones_are_live() {
+        let rules = super::demo_trigger_rules();
+        assert_eq!(rules.len(), 11);
+        let live: Vec<_> = rules.iter().filter(|r| r.enabled).map(|r| r.id.0).collect();
+        assert_eq!(live, [1, 2, 3]);
+    }
 }
