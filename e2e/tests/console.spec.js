@@ -127,7 +127,10 @@ test('agent signs in, takes an offer, chats, reloads mid-chat and ends', async (
   await expect(ctx).not.toContainText('Hidden');
   await expect(page.locator('img')).toHaveCount(0);
   await expect(panel).toContainText('Yes — accepted an invitation');
-  await expect(panel.locator('[data-section="visit"]')).toContainText('once the server provides visit details');
+  const visit = panel.locator('[data-section="visit"]');
+  await expect(visit).toContainText('https://shop.example/support');
+  await expect(visit).toContainText('Pages seen this visit (1)');
+  await expect(visit).toContainText('1st visit');
   const joined = await visitor.next((f) => f.type === 'chat' && f.conversation.state === 'active');
   expect(joined.conversation.agent).not.toBeNull();
 

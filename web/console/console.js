@@ -142,6 +142,7 @@
     for (const [name, value] of displayableContext(c)) {
       if (/^(name|full name|your name|visitor name)$/i.test(name.trim()) && value.trim()) return value.trim();
     }
+    if (c.authenticated_as) return String(c.authenticated_as);
     return `Visitor ${c.visitor_id}`;
   }
 
@@ -300,6 +301,9 @@
   // Incoming frames
 
   function onFrame(f) {
+    for (const fn of hooks.frame) {
+      try { fn(f); } catch (e) { console.error(e); }
+    }
     switch (f.type) {
       case 'welcome': onWelcome(f); break;
       case 'offer': if (f.conversation) onConversation(f.conversation, true); break;
@@ -308,6 +312,7 @@
       case 'ack': onAck(f); break;
       case 'typing': onTyping(f); break;
       case 'presence': setPresence(f.status); break;
+      case 'visitor': if (f.visitor) visitorChanged(f.visitor.visitor_id); break;
       case 'error':
         if (!f.rid || !conn.waiters.has(f.rid)) toast(f.message || 'The server reported an error.', 'error');
         break;
@@ -928,6 +933,8 @@
       h('span', { class: 'label-wide' }, 'Visitor info'), h('span', { class: 'label-narrow' }, 'Info'));
     const endBtn = h('button', { type: 'button', class: 'btn btn--danger-outline btn--end', 'aria-label': 'End chat' }, 'End', h('span', { class: 'label-wide' }, 'chat'));
     const closeBtn = h('button', { type: 'button', class: 'btn btn--secondary btn--close', hidden: true }, 'Close');
+    const transferBtn = h('button', { type: 'button', class: 'btn btn--secondary btn--transfer', 'aria-haspopup': 'dialog', 'aria-label': 'Transfer' },
+      h('span', { class: 'label-wide' }, 'Transfer'), h('span', { class: 'label-narrow', 'aria-hidden': 'true' }, '⇄'));
     const banner = h('div', { class: 'chat-banner', role: 'status', hidden: true });
     const log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-labelledby': titleId, tabindex: '0' });
     const typing = h('div', { class: 'typing', 'aria-live': 'polite' });
@@ -945,7 +952,7 @@
         h('header', { class: 'chat-head' },
           back,
           h('div', { class: 'chat-heading' }, title, meta),
-          h('div', { class: 'chat-actions' }, infoToggle, endBtn, closeBtn)),
+          h('div', { class: 'chat-actions' }, infoToggle, transferBtn, endBtn, closeBtn)),
         banner, log, typing, form),
       panel);
 
@@ -955,6 +962,7 @@
       for (const r of state.convs.values()) if (r.view) applyInfoState(r);
     });
     endBtn.addEventListener('click', () => endConversation(rec, endBtn));
+    transferBtn.addEventListener('click', () => openTransfer(rec, transferBtn));
     closeBtn.addEventListener('click', () => closeRecord(rec));
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
@@ -969,7 +977,7 @@
     input.addEventListener('input', () => ownTyping(rec, input.value.trim() !== ''));
     input.addEventListener('blur', () => stopOwnTyping(rec, true));
 
-    rec.view = { root, title, meta, infoToggle, endBtn, closeBtn, banner, log, typing, input, sendBtn, form, composerLabel, panel, pendingEls: new Map() };
+    rec.view = { root, title, meta, infoToggle, endBtn, transferBtn, closeBtn, banner, log, typing, input, sendBtn, form, composerLabel, panel, pendingEls: new Map() };
     $('stage').append(root);
     applyInfoState(rec);
     for (const m of Array.from(rec.messages.values()).sort((a, b) => a.seq - b.seq)) insertMessageView(rec, m);
@@ -1017,6 +1025,8 @@
         : c.accepted_at ? `since ${fmtTime(c.accepted_at)}` : `started ${fmtTime(c.created_at)}`));
     v.endBtn.hidden = !open;
     v.endBtn.disabled = !conn.ready;
+    v.transferBtn.hidden = !open || c.state !== 'active';
+    v.transferBtn.disabled = !conn.ready;
     v.closeBtn.hidden = open;
     v.input.disabled = !open;
     v.sendBtn.disabled = !open;
@@ -1037,6 +1047,7 @@
   }
 
   function endedText(rec) {
+    if (rec.transferredTo) return `You transferred this chat to ${rec.transferredTo}.`;
     let tags = [];
     for (const m of rec.messages.values()) {
       if (Array.isArray(m.tags) && m.tags.includes('conversationended')) tags = m.tags;
@@ -1071,6 +1082,14 @@
 
   function messageEl(m) {
     const kind = m.sender && ['visitor', 'agent', 'system'].includes(m.sender.kind) ? m.sender.kind : 'system';
+    if (Array.isArray(m.tags) && m.tags.includes('internal')) {
+      const by = m.sender && m.sender.name ? m.sender.name : 'An agent';
+      const label = m.tags.includes('transfernote') ? `Transfer note from ${by}` : `Internal note from ${by}`;
+      return h('div', { class: 'msg msg--note', 'data-seq': m.seq },
+        h('p', { class: 'note-head' }, h('span', { class: 'note-label' }, label),
+          h('span', { class: 'note-scope' }, ' · only agents see this'), h('span', { class: 'msg-time' }, fmtTime(m.created_at))),
+        h('p', { class: 'note-text' }, m.text));
+    }
     if (kind === 'system') {
       return h('div', { class: 'msg msg--system', 'data-seq': m.seq },
         h('p', { class: 'msg-system-text' }, m.text, h('span', { class: 'msg-time' }, fmtTime(m.created_at))));
@@ -1135,9 +1154,72 @@
     rec.view.pendingEls.delete(clientMsgId);
   }
 
+  // The visitor panel: the conversation's own facts at once, then the visit (pages, browser,
+  // country, earlier chats) from GET …/visitor, refreshed when the live visitors feed says the
+  // visitor moved. Every value is inserted as text.
+  const DETAILS_REFRESH_MS = 3000;
+
+  function loadDetails(rec) {
+    if (rec.detailsLoading) { rec.detailsStale = true; return; }
+    rec.detailsLoading = true;
+    rec.detailsStale = false;
+    api('GET', `/v1/agent/conversations/${rec.id}/visitor`)
+      .then((d) => { rec.details = d; rec.detailsError = null; rec.detailsAt = Date.now(); })
+      .catch((e) => { rec.detailsError = e.message; })
+      .finally(() => {
+        rec.detailsLoading = false;
+        if (rec.view) renderPanel(rec);
+        if (rec.detailsStale) setTimeout(() => loadDetails(rec), DETAILS_REFRESH_MS);
+      });
+  }
+
+  // A live `visitor` frame (page change, new tab…): refresh the panels showing that visitor.
+  function visitorChanged(visitorId) {
+    for (const rec of state.convs.values()) {
+      if (rec.conv.visitor_id === visitorId && rec.details) loadDetails(rec);
+    }
+  }
+
+  function fmtDuration(ms) {
+    const s = Math.max(0, Math.round(ms / 1000));
+    if (s < 60) return `${s}s`;
+    const m = Math.floor(s / 60);
+    if (m < 60) return `${m} min`;
+    return `${Math.floor(m / 60)} h ${m % 60} min`;
+  }
+
+  let regionNames = null;
+  function countryName(code) {
+    if (!code) return '';
+    try {
+      regionNames = regionNames || new Intl.DisplayNames(undefined, { type: 'region' });
+      const name = regionNames.of(String(code).toUpperCase());
+      return name && name !== code ? `${name} (${code})` : String(code);
+    } catch (_) { return String(code); }
+  }
+
+  function inviteText(invite) {
+    if (!invite) return null;
+    const src = String(invite.source || '');
+    if (src === 'sdk') return 'the page’s script (startProactiveChat)';
+    if (src.startsWith('rule:')) return `trigger rule #${src.slice(5)}`;
+    if (src.startsWith('agent:')) return invite.agent_name ? `${invite.agent_name} (agent invite)` : `agent #${src.slice(6)}`;
+    return src;
+  }
+
+  function pageLine(p) {
+    const title = (p.title || '').trim();
+    return h('span', { class: 'page' },
+      h('span', { class: 'page-title' }, title || p.url),
+      title ? h('span', { class: 'page-url' }, p.url) : null);
+  }
+
   function renderPanel(rec) {
     const panel = rec.view.panel;
     const c = rec.conv;
+    const d = rec.details;
+    if (!d && !rec.detailsLoading && !rec.detailsError) loadDetails(rec);
+    const scroll = panel.scrollTop;
     clear(panel);
     const ctx = displayableContext(c);
     const stateText = { queued: 'Waiting in queue', active: 'Active', transferred: 'Transferred', ended: 'Ended', abandoned: 'Abandoned' }[c.state] || c.state;
@@ -1149,28 +1231,166 @@
       for (const r of state.convs.values()) if (r.view) applyInfoState(r);
       rec.view.infoToggle.focus();
     });
+    const invitedBy = d && d.invite ? inviteText(d.invite) : null;
+    const authAs = c.authenticated_as || (d && d.authenticated_as);
     panel.append(
       backToChat,
-      h('section', { class: 'panel-section' },
-        h('h3', { class: 'panel-title' }, 'Conversation'),
-        h('dl', { class: 'facts' },
-          row('Visitor', `#${c.visitor_id}`),
-          row('Conversation', `#${c.id}`),
-          row('State', stateText),
-          row('Proactive', c.proactive ? 'Yes — accepted an invitation' : 'No — started by the visitor'),
-          row('Started', fmtDateTime(c.created_at)),
-          row('Accepted', fmtDateTime(c.accepted_at)),
-          c.ended_at ? row('Ended', fmtDateTime(c.ended_at)) : null)),
       h('section', { class: 'panel-section', 'data-section': 'context' },
         h('h3', { class: 'panel-title' }, 'Context and pre-chat answers'),
         ctx.length
           ? h('dl', { class: 'facts facts--context' }, ctx.map(([k, v]) => row(k, v)))
           : h('p', { class: 'panel-note' }, 'The visitor\u2019s page shared no displayable context.')),
-      h('section', { class: 'panel-section panel-section--pending', 'data-section': 'visit' },
-        h('h3', { class: 'panel-title' }, 'Visit'),
-        h('p', { class: 'panel-note' },
-          'Current page, pages seen, time on site, visit count, country and browser will appear here ' +
-          'once the server provides visit details.')));
+      visitSection(rec),
+      h('section', { class: 'panel-section' },
+        h('h3', { class: 'panel-title' }, 'Conversation'),
+        h('dl', { class: 'facts' },
+          row('Visitor', `#${c.visitor_id}`),
+          authAs ? row('Signed in as', authAs) : row('Signed in', 'No (anonymous)'),
+          row('Conversation', `#${c.id}`),
+          row('State', stateText),
+          row('Proactive', c.proactive ? 'Yes — accepted an invitation' : 'No — started by the visitor'),
+          invitedBy ? row('Invited by', invitedBy) : null,
+          d && d.invite && d.invite.message ? h('div', { class: 'kv kv--wide' }, h('dt', null, 'Invitation'), h('dd', null, h('q', { class: 'invite-quote' }, d.invite.message))) : null,
+          row('Started', fmtDateTime(c.created_at)),
+          row('Accepted', fmtDateTime(c.accepted_at)),
+          c.ended_at ? row('Ended', fmtDateTime(c.ended_at)) : null)),
+      earlierSection(rec));
+    panel.scrollTop = scroll;
+  }
+
+  function visitSection(rec) {
+    const d = rec.details;
+    const section = h('section', { class: 'panel-section', 'data-section': 'visit' }, h('h3', { class: 'panel-title' }, 'Visit'));
+    if (!d) {
+      section.append(h('p', { class: 'panel-note' }, rec.detailsError ? `Could not load the visit: ${rec.detailsError}` : 'Loading the visit…'));
+      return section;
+    }
+    const row = (k, v) => h('div', { class: 'kv' }, h('dt', null, k), h('dd', null, v));
+    const v = d.visit;
+    const summary = d.visitor || {};
+    const device = v ? [v.browser, v.os, v.device].filter(Boolean).join(' · ') : '';
+    const cur = d.current_page;
+    section.append(h('dl', { class: 'facts' },
+      cur ? row('Current page', pageLine(cur)) : row('Current page', 'Unknown'),
+      v ? row('Time on site', h('span', { class: 'ticker', 'data-since': v.started_at, 'data-format': 'duration' }, fmtDuration(Date.now() - v.started_at))) : null,
+      row('Visit', v ? `${ordinal(v.number)} visit` + (summary.visits > 1 ? ` (${summary.visits} in all)` : '') : '—'),
+      row('Country', v && v.country ? countryName(v.country) : 'Unknown'),
+      row('Browser', device || 'Unknown'),
+      v && v.language ? row('Language', v.language) : null));
+    const pages = Array.isArray(d.pages) ? d.pages.slice().reverse() : [];
+    if (pages.length) {
+      section.append(
+        h('h4', { class: 'panel-subtitle' }, `Pages seen this visit (${pages.length})`),
+        h('ol', { class: 'pages', reversed: true },
+          pages.map((p) => h('li', null, pageLine(p), h('span', { class: 'page-time' }, fmtTime(p.at))))));
+    }
+    return section;
+  }
+
+  function ordinal(n) {
+    const s = ['th', 'st', 'nd', 'rd'];
+    const v = n % 100;
+    return `${n}${s[(v - 20) % 10] || s[v] || s[0]}`;
+  }
+
+  function earlierSection(rec) {
+    const d = rec.details;
+    const section = h('section', { class: 'panel-section', 'data-section': 'earlier' }, h('h3', { class: 'panel-title' }, 'Earlier conversations'));
+    const list = d && Array.isArray(d.earlier_conversations) ? d.earlier_conversations : [];
+    if (!d) return section;
+    if (!list.length) {
+      section.append(h('p', { class: 'panel-note' }, 'None — this is the first conversation.'));
+      return section;
+    }
+    const ul = h('ul', { class: 'earlier' });
+    for (const e of list) {
+      const btn = h('button', { type: 'button', class: 'earlier-item', 'data-conversation-id': e.id },
+        h('span', { class: 'earlier-date' }, fmtDateTime(e.created_at)),
+        h('span', { class: 'earlier-meta' }, `#${e.id} · ${e.state}${e.proactive ? ' · proactive' : ''}`));
+      btn.addEventListener('click', () => {
+        if (window.BeckonConsole.showTranscript) window.BeckonConsole.showTranscript(e.id);
+      });
+      ul.append(h('li', null, btn));
+    }
+    section.append(ul);
+    return section;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Transfer: to a queue or an online colleague, with a note only agents see.
+
+  async function openTransfer(rec, opener) {
+    let dir;
+    try {
+      dir = await api('GET', '/v1/agent/directory');
+    } catch (e) {
+      toast(`Could not load queues and colleagues: ${e.message}`, 'error');
+      return;
+    }
+    const me = state.agent && state.agent.id;
+    const selId = `transfer-${rec.id}-target`;
+    const noteId = `transfer-${rec.id}-note`;
+    const errId = `transfer-${rec.id}-error`;
+    const select = h('select', { id: selId, required: true, 'aria-describedby': errId },
+      h('option', { value: '' }, 'Choose a queue or a colleague…'),
+      h('optgroup', { label: 'Queues' }, (dir.queues || []).map((q) => h('option', { value: `q:${q.id}` }, q.name))),
+      h('optgroup', { label: 'Colleagues' }, (dir.agents || []).filter((a) => a.id !== me).map((a) =>
+        h('option', { value: `a:${a.id}`, disabled: a.presence === 'offline' }, `${a.name} — ${a.presence}`))));
+    const note = h('textarea', { id: noteId, rows: 3, maxlength: '4000', placeholder: 'What should your colleague know?' });
+    const err = h('p', { id: errId, class: 'field-error', role: 'alert', hidden: true });
+    const submit = h('button', { type: 'submit', class: 'btn btn--primary' }, 'Transfer');
+    const cancel = h('button', { type: 'button', class: 'btn btn--secondary' }, 'Cancel');
+    const titleId = `transfer-${rec.id}-title`;
+    const form = h('form', { class: 'dialog-form', method: 'dialog', novalidate: true },
+      h('h2', { id: titleId, class: 'dialog-title' }, `Transfer ${visitorLabel(rec.conv)}`),
+      h('p', { class: 'dialog-lead' }, 'The visitor is told the chat is being transferred. Your note is shown to agents only.'),
+      h('div', { class: 'field' }, h('label', { for: selId }, 'Transfer to'), select, err),
+      h('div', { class: 'field' }, h('label', { for: noteId }, 'Note for your colleague (optional)'), note),
+      h('div', { class: 'dialog-actions' }, cancel, submit));
+    const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': titleId }, form);
+    document.body.append(dialog);
+    const close = () => { dialog.close(); dialog.remove(); if (opener && opener.isConnected) opener.focus(); };
+    cancel.addEventListener('click', close);
+    dialog.addEventListener('cancel', (ev) => { ev.preventDefault(); close(); });
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      err.hidden = true;
+      select.removeAttribute('aria-invalid');
+      const target = select.value;
+      if (!target) {
+        err.textContent = 'Choose where the chat should go.';
+        err.hidden = false;
+        select.setAttribute('aria-invalid', 'true');
+        select.focus();
+        return;
+      }
+      const frame = { type: 'transfer', conversation_id: rec.id };
+      const id = Number(target.slice(2));
+      if (target.startsWith('q:')) frame.queue_id = id; else frame.agent_id = id;
+      if (note.value.trim()) frame.note = note.value;
+      submit.disabled = true;
+      submit.textContent = 'Transferring…';
+      try {
+        await request(frame);
+        rec.transferredTo = select.selectedOptions[0].textContent.replace(/ — \w+$/, '');
+        rec.conv = Object.assign({}, rec.conv, { state: 'transferred' });
+        rec.gone = true;
+        stopOwnTyping(rec, false);
+        close();
+        renderRecord(rec);
+        renderConvList();
+        syncRecord(rec);
+        toast(`Transferred to ${rec.transferredTo}.`);
+      } catch (e) {
+        err.textContent = e.message;
+        err.hidden = false;
+        select.setAttribute('aria-invalid', 'true');
+        submit.disabled = false;
+        submit.textContent = 'Transfer';
+      }
+    });
+    dialog.showModal();
+    select.focus();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1224,6 +1444,7 @@
     state.agent = null;
     stopFlash();
     document.title = BASE_TITLE;
+    for (const fn of hooks.stop) fn();
   }
 
   function signedOut(message) {
@@ -1237,6 +1458,7 @@
     $('me-name').title = agent.email || '';
     show('app');
     renderAll();
+    for (const fn of hooks.start) fn(agent);
     conn.attempt = 0;
     connect();
   }
@@ -1309,6 +1531,9 @@
     for (const el of document.querySelectorAll('.offer-wait[data-since]')) {
       el.textContent = `waiting ${fmtWaiting(Number(el.dataset.since))}`;
     }
+    for (const el of document.querySelectorAll('.ticker[data-since]')) {
+      el.textContent = fmtDuration(Date.now() - Number(el.dataset.since));
+    }
   }, 5000);
 
   async function boot() {
@@ -1321,5 +1546,17 @@
     }
   }
 
-  boot();
+  // ---------------------------------------------------------------------------------------------
+  // What the other screens (pages.js: live visitors, history, administration) share with this one.
+
+  const hooks = { frame: [], start: [], stop: [] };
+  window.BeckonConsole = {
+    h, clear, api, request, toast, announce, fmtTime, fmtDateTime, fmtWaiting, fmtDuration,
+    displayableContext, state, hooks,
+    isConnected: () => conn.ready,
+    countryName,
+  };
+
+  // Deferred scripts run in order before DOMContentLoaded, so pages.js has registered its hooks.
+  document.addEventListener('DOMContentLoaded', boot);
 })();
