@@ -32,7 +32,7 @@ test('the SDK has every documented method, and Beckon has its own names', async 
     out.getReturnsIt = SDK.getContextProvider() === fn;
     SDK.removeContextProvider();
     out.afterRemove = SDK.getContextProvider();
-    out.beckon = ['setContext', 'startChat', 'invite', 'closeChat', 'on'].every((m) => typeof Beckon[m] === 'function');
+    out.beckon = ['setContext', 'startChat', 'invite', 'closeChat', 'on', 'track'].every((m) => typeof Beckon[m] === 'function');
     return out;
   });
   expect(sdk).toEqual({ notAFunction: 'TypeError', getReturnsIt: true, afterRemove: null, beckon: true });

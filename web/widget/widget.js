@@ -10,6 +10,8 @@
  *     scripts have run;
  *   - keeps ONE WebSocket to the server for the whole page view (page views, invites, chat), with
  *     reconnection, resume by message sequence number and resending of unacknowledged messages;
+ *   - reports the page signals the server's no-code trigger rules use: visible-and-focused time,
+ *     scroll depth, exit intent, single-page-app route changes, `Beckon.track()` events, context;
  *   - owns the conversation state (messages deduplicated by `seq`) and the `lcw:*` events;
  *   - draws the launcher button, the proactive invite and the out-of-hours panel in a shadow
  *     root that takes no layout space, so the host page's CSS and ours never meet.
@@ -146,8 +148,9 @@
     }
     return null;
   }
+  var referrer = document.referrer; // the previous route's URL after a single-page-app route change
   function pageInfo() {
-    return { url: location.href.slice(0, 2048), title: document.title.slice(0, 512), referrer: document.referrer.slice(0, 2048) };
+    return { url: location.href.slice(0, 2048), title: document.title.slice(0, 512), referrer: referrer.slice(0, 2048) };
   }
   function hello(withToken) {
     helloSeq = state.lastSeq;
@@ -229,9 +232,90 @@
     if (state.connected) rawSend({ type: 'ping' });
   }, 25000);
   window.addEventListener('online', reconnectNow);
-  function pageChanged() { if (state.connected) rawSend({ type: 'page_view', url: pageInfo().url, title: pageInfo().title, referrer: pageInfo().referrer }); }
-  window.addEventListener('hashchange', pageChanged);
-  window.addEventListener('popstate', pageChanged);
+
+  // ---- page signals, for the server's no-code trigger rules ---------------------------------
+  // The server decides when to invite (docs/protocol.md): it needs visible-and-focused time,
+  // scroll depth, exit intent, single-page-app route changes, the page's own events (track) and
+  // context. Only state is kept while disconnected, never a growing queue: every (re)connection
+  // starts a page view on the server (visible, 0% scrolled), so after welcome pageState() re-sends
+  // what differs, and the last few track events; an exit intent is only worth something now.
+  var shown = true;            // visible-and-focused, as last told to the server
+  var scrollMax = 0, scrollSent = 0, scrollTimer = null, upFrom = null, lastY = 0;
+  var exitAt = 0;
+  var tracked = [];            // track frames waiting for a connection (the latest 20)
+  var pageContext = null, contextRun = 0;
+  var pageUrl = location.href;
+  var coarse = !!(window.matchMedia && window.matchMedia('(pointer: coarse)').matches); // touch first
+  function signal(frame) { if (state.connected) rawSend(frame); }
+  function activity() {
+    var v = document.visibilityState === 'visible' && document.hasFocus();
+    if (v !== shown) { shown = v; signal({ type: 'activity', visible: v }); }
+  }
+  function exitIntent() {
+    if (!state.connected || Date.now() - exitAt < 5000) return;
+    exitAt = Date.now();
+    rawSend({ type: 'exit_intent' });
+  }
+  function pageState() {
+    shown = true;
+    activity();
+    scrollSent = scrollMax;
+    if (scrollMax) signal({ type: 'scroll', percent: scrollMax });
+    tracked.splice(0).forEach(signal);
+  }
+  ['focus', 'blur'].forEach(function (n) { window.addEventListener(n, activity); });
+  document.addEventListener('visibilitychange', function () {
+    if (document.visibilityState === 'hidden') exitIntent();
+    activity();
+  });
+  // The pointer leaves the document through the top (towards the tabs and the address bar).
+  document.addEventListener('mouseout', function (e) { if (!e.relatedTarget && e.clientY <= 0) exitIntent(); });
+  window.addEventListener('scroll', function () {
+    var y = window.scrollY, now = Date.now();
+    // Touch devices have no pointer to leave: a fast scroll up (half a screen within 300 ms)
+    // reads as reaching for the address bar.
+    if (coarse) {
+      if (y >= lastY) upFrom = null;
+      else if (!upFrom || now - upFrom.t > 300) upFrom = { y: lastY, t: now };
+      else if (upFrom.y - y > window.innerHeight / 2) { upFrom = null; exitIntent(); }
+    }
+    lastY = y;
+    if (!scrollTimer) scrollTimer = setTimeout(scrolled, 200);
+  }, { passive: true });
+  function scrolled() {
+    scrollTimer = null;
+    var d = document.documentElement, room = d.scrollHeight - window.innerHeight;
+    var p = room <= 0 || window.scrollY >= room - 2 ? 100 : Math.floor(window.scrollY / room * 100);
+    if (p > scrollMax) scrollMax = p;
+    // Only news worth a frame: ten more points, or the bottom.
+    if (scrollMax - scrollSent >= 10 || (scrollMax === 100 && scrollSent < 100)) {
+      scrollSent = scrollMax;
+      signal({ type: 'scroll', percent: scrollMax });
+    }
+  }
+  // Single-page apps: a route change (history API, back/forward, #fragment) is a page view.
+  function routeChanged() {
+    if (location.href === pageUrl) return;
+    referrer = pageUrl;
+    pageUrl = location.href;
+    scrollMax = scrollSent = 0;
+    if (!state.connected) return; // the next hello carries the new page
+    var p = pageInfo();
+    rawSend({ type: 'page_view', url: p.url, title: p.title, referrer: p.referrer });
+    pageState();
+    refreshContext();
+  }
+  ['pushState', 'replaceState'].forEach(function (m) {
+    var original = history[m];
+    history[m] = function () {
+      var r = original.apply(this, arguments);
+      // After the app's own code of this task, which usually sets the new title.
+      setTimeout(routeChanged, 0);
+      return r;
+    };
+  });
+  window.addEventListener('hashchange', routeChanged);
+  window.addEventListener('popstate', routeChanged);
 
   // ---- frames from the server ---------------------------------------------------------------
   function handle(f) {
@@ -291,6 +375,8 @@
     // Resend what never got its reply, then the visitor's unacknowledged messages.
     for (var i = 0; i < outbox.length; i++) rawSend(outbox[i]);
     sendPending();
+    pageState();
+    if (pageContext) rawSend({ type: 'set_context', context: pageContext, rid: 'ctx' });
     // The server replays what followed hello's last_seq; that seq belonged to another
     // conversation if this one is new to us, so fetch it whole.
     if (isNew && helloSeq > 0) sync();
@@ -419,6 +505,7 @@
 
   function onError(f) {
     if (f.rid === 'sync') { syncing = false; return; }
+    if (f.rid === 'ctx') return lcwError(1, f.message || 'The custom context was rejected by the server.');
     if (f.rid === 'availability') return onAvailability({});
     var frame = f.rid ? takeOutbox(f.rid) : null;
     var entry = f.rid && f.rid.indexOf('m:') === 0 ? byClientId[f.rid.slice(2)] : null;
@@ -536,6 +623,24 @@
       lcwError(1, 'The context provider failed: ' + (e && e.message || e));
       return null;
     });
+  }
+
+  // The provider's values also feed the trigger rules' context conditions (and {context:Name}
+  // in a rule's message): read when a provider is set and on each route change, and sent as
+  // set_context when valid (invalid: lcw:error 1 and nothing sent, as for a chat).
+  function refreshContext() {
+    var run = ++contextRun;
+    if (!contextProvider) { pageContext = null; return; }
+    captureContext(null).then(function (ctx) {
+      if (run !== contextRun || !ctx || !Object.keys(ctx).length) return;
+      pageContext = ctx;
+      signal({ type: 'set_context', context: ctx, rid: 'ctx' });
+    });
+  }
+  function setProvider(fn) {
+    contextProvider = fn;
+    // Not at once: the page may still be defining what its provider reads.
+    setTimeout(refreshContext, 0);
   }
 
   // Starts a chat (or shows the open one). opts: {customContext, proactive, inviteId, showPrechat}
@@ -945,9 +1050,11 @@
   }
 
   var SDK = {
-    setContextProvider: function (fn) { requireFunction(fn, 'The context provider'); contextProvider = fn; },
+    // The provider is called when a chat starts (SDK.md), and also when it is set and on each
+    // route change, so that trigger rules can use its values (set_context).
+    setContextProvider: function (fn) { requireFunction(fn, 'The context provider'); setProvider(fn); },
     getContextProvider: function () { return contextProvider; },
-    removeContextProvider: function () { contextProvider = null; },
+    removeContextProvider: function () { setProvider(null); },
     setAuthTokenProvider: function (fn) { requireFunction(fn, 'The auth token provider'); authTokenProvider = fn; },
     getAuthTokenProvider: function () { return authTokenProvider; },
     removeAuthTokenProvider: function () { authTokenProvider = null; },
@@ -962,12 +1069,28 @@
   var lw = oc.LiveChatWidget = oc.LiveChatWidget || {};
   lw.SDK = SDK;
 
+  // Beckon's own global, the SDK's equivalent in shorter names:
+  //   setContext(objectOrFunction|null), setAuthTokenProvider(fn), startChat({context}),
+  //   invite(message, {prechat}), closeChat(), open(), minimize(), availability() (a Promise),
+  //   on(event, fn) (returns an unsubscribe function), and
+  //   track(name, data): tells the server the page's own event `name` (1-100 characters) happened,
+  //     e.g. Beckon.track('added-to-cart'); trigger rules with an `event` condition use it. `data`
+  //     (optional, JSON, at most 4,000 characters) travels along. Throws TypeError when invalid.
   window.Beckon = {
     version: '1',
     setContext: function (ctx) {
-      if (typeof ctx === 'function') contextProvider = ctx;
-      else if (ctx == null) contextProvider = null;
-      else { var copy = JSON.parse(JSON.stringify(ctx)); contextProvider = function () { return copy; }; }
+      if (typeof ctx === 'function' || ctx == null) setProvider(ctx || null);
+      else { var copy = JSON.parse(JSON.stringify(ctx)); setProvider(function () { return copy; }); }
+    },
+    track: function (name, data) {
+      var n = typeof name === 'string' ? Array.from(name).length : 0, json = '';
+      try { json = JSON.stringify(data) || (data === undefined ? '' : null); } catch (e) { json = null; }
+      if (n < 1 || n > 100 || json == null || json.length > 4000) {
+        throw new TypeError('Beckon.track(name, data): name must be 1-100 characters, data JSON of at most 4,000');
+      }
+      var frame = { type: 'track', name: name, data: data };
+      if (state.connected) rawSend(frame);
+      else if (tracked.push(frame) > 20) tracked.shift();
     },
     setAuthTokenProvider: SDK.setAuthTokenProvider,
     startChat: function (opts) { beginChat({ customContext: opts && opts.context }); },
