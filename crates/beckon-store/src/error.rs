@@ -26,6 +26,21 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The same refusal again, for another append it applies to (database errors, which are
+    /// not cloneable, become their description).
+    pub(crate) fn clone_refusal(&self) -> StoreError {
+        match self {
+            StoreError::NotFound(w) => StoreError::NotFound(w),
+            StoreError::Conflict(w) => StoreError::Conflict(w),
+            StoreError::ConversationClosed => StoreError::ConversationClosed,
+            StoreError::NotAssigned => StoreError::NotAssigned,
+            StoreError::Unsupported(m) => StoreError::Unsupported(m.clone()),
+            StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
+            StoreError::Closed => StoreError::Closed,
+            e => StoreError::Corrupt(e.to_string()),
+        }
+    }
+
     pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
         matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
     }

@@ -13,12 +13,13 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, SqliteConnection, SqlitePool};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most appends committed in one transaction.
-const MAX_BATCH: usize = 512;
+const MAX_BATCH: usize = 2048;
 
 pub struct SqliteStore {
     read: SqlitePool,
@@ -56,8 +57,8 @@ impl SqliteStore {
 }
 
 /// The group-commit loop: take whatever appends are waiting (up to `MAX_BATCH`), write them in one
-/// transaction, commit (one fsync), then answer each. A failing append is rolled back to its own
-/// savepoint and answered with its error; the others in the batch are unaffected.
+/// transaction with a few statements (see [`append_batch`]), commit (one fsync), then answer each.
+/// A refused append is answered with its error; the others in the batch are unaffected.
 async fn group_commit(pool: SqlitePool, mut rx: mpsc::Receiver<AppendRequest>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -77,22 +78,234 @@ async fn group_commit(pool: SqlitePool, mut rx: mpsc::Receiver<AppendRequest>) {
 async fn write_batch(pool: &SqlitePool, batch: &[AppendRequest]) -> Result<Vec<Result<Appended>>> {
     let mut conn = pool.acquire().await?;
     sqlx::query("begin immediate").execute(&mut *conn).await?;
-    let mut results = Vec::with_capacity(batch.len());
-    for req in batch {
-        sqlx::query("savepoint append").execute(&mut *conn).await?;
-        let r = append_one(&mut conn, &req.message, req.now).await;
-        let end = if r.is_ok() { "release append" } else { "rollback to append" };
-        sqlx::query(end).execute(&mut *conn).await?;
-        if r.is_err() {
-            sqlx::query("release append").execute(&mut *conn).await?;
+    let results = match append_batch(&mut conn, batch).await {
+        Ok(results) => results,
+        Err(e) => {
+            let _ = sqlx::query("rollback").execute(&mut *conn).await;
+            return Err(e);
         }
-        results.push(r);
-    }
+    };
     if let Err(e) = sqlx::query("commit").execute(&mut *conn).await {
         let _ = sqlx::query("rollback").execute(&mut *conn).await;
         return Err(e.into());
     }
     Ok(results)
+}
+
+/// Most rows per multi-row statement (SQLite allows 32,766 bound values; an insert row binds 9).
+const ROWS_PER_STATEMENT: usize = 256;
+
+/// Splits `items` into chunks whose sizes are powers of two (256, then the binary digits of the
+/// rest), so the multi-row statements come in at most nine shapes per kind, each prepared once and
+/// reused from the connection's statement cache instead of parsed afresh for every batch size.
+fn statement_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size =
+            if rest.len() >= ROWS_PER_STATEMENT { ROWS_PER_STATEMENT } else { 1 << rest.len().ilog2() };
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
+/// Appends a whole batch in a handful of statements, whatever its size: one lookup of retried
+/// `client_msg_id`s, one sequence-number update for every conversation in the batch (checked
+/// against each conversation's state and agent in the same statement, as for a single append),
+/// one multi-row insert. A statement costs far more than the row it writes, so this is what makes
+/// group commit pay. A conversation written by different senders within one batch (rare) takes
+/// the one-message-at-a-time path. A refused append (ended conversation, someone else's) changes
+/// nothing and is answered with its error; a database failure fails the whole batch, which is
+/// rolled back, so no sequence number is ever taken without its message.
+async fn append_batch(conn: &mut SqliteConnection, batch: &[AppendRequest]) -> Result<Vec<Result<Appended>>> {
+    let n = batch.len();
+    let mut out: Vec<Option<Result<Appended>>> = (0..n).map(|_| None).collect();
+
+    // Retries of messages already stored, and repeats within this very batch.
+    let stored = stored_by_client_id(conn, batch).await?;
+    let mut first_of: HashMap<(i64, &str), usize> = HashMap::new();
+    let mut repeat_of: Vec<Option<usize>> = vec![None; n];
+    for (i, req) in batch.iter().enumerate() {
+        let Some(cid) = req.message.client_msg_id.as_ref().map(|c| c.as_str()) else { continue };
+        let key = (req.message.conversation_id.0, cid);
+        if let Some(m) = stored.get(&(key.0, cid.to_owned())) {
+            out[i] = Some(Ok(Appended { message: m.clone(), duplicate: true }));
+        } else if let Some(&first) = first_of.get(&key) {
+            repeat_of[i] = Some(first);
+        } else {
+            first_of.insert(key, i);
+        }
+    }
+
+    // The new messages, by conversation, in batch order.
+    let mut groups: Vec<(ConversationId, Vec<usize>)> = Vec::new();
+    let mut group_of: HashMap<ConversationId, usize> = HashMap::new();
+    for i in (0..n).filter(|&i| out[i].is_none() && repeat_of[i].is_none()) {
+        let c = batch[i].message.conversation_id;
+        let g = *group_of.entry(c).or_insert_with(|| {
+            groups.push((c, Vec::new()));
+            groups.len() - 1
+        });
+        groups[g].1.push(i);
+    }
+    let same_sender = |ids: &[usize]| {
+        let s = &batch[ids[0]].message.sender;
+        ids.iter().all(|&i| {
+            batch[i].message.sender.kind == s.kind && batch[i].message.sender.agent_id == s.agent_id
+        })
+    };
+    let (fast, slow): (Vec<_>, Vec<_>) = groups.into_iter().partition(|(_, ids)| same_sender(ids));
+
+    // Sequence numbers for every fast conversation at once.
+    let mut last_seq: HashMap<ConversationId, i64> = HashMap::new();
+    for chunk in statement_chunks(&fast) {
+        let values = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!(
+            "update conversation set last_seq = last_seq + v.column2
+             from (values {values}) as v
+             where conversation.conversation_id = v.column1
+               and (v.column3 = 'system' or conversation.state in ('queued', 'active', 'transferred'))
+               and (v.column3 != 'agent' or conversation.agent_id = v.column4)
+             returning conversation_id, last_seq"
+        );
+        let mut q = sqlx::query_as::<_, (i64, i64)>(&sql);
+        for (c, ids) in chunk {
+            let sender = &batch[ids[0]].message.sender;
+            q = q
+                .bind(c.0)
+                .bind(ids.len() as i64)
+                .bind(sender.kind.as_str())
+                .bind(sender.agent_id.map(|a| a.0));
+        }
+        for (c, last) in q.fetch_all(&mut *conn).await? {
+            last_seq.insert(ConversationId(c), last);
+        }
+    }
+    let mut rows: Vec<(usize, i64)> = Vec::new();
+    for (c, ids) in &fast {
+        match last_seq.get(c) {
+            Some(&last) => {
+                let first = last - ids.len() as i64 + 1;
+                rows.extend(ids.iter().enumerate().map(|(k, &i)| (i, first + k as i64)));
+            }
+            None => {
+                let refused = refusal(conn, *c).await?;
+                for &i in ids {
+                    out[i] = Some(Err(refused.clone_refusal()));
+                }
+            }
+        }
+    }
+    for chunk in statement_chunks(&rows) {
+        let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!(
+            "insert into message (conversation_id, seq, sender_kind, sender_agent_id, sender_name, text, tags, client_msg_id, created_at)
+             values {values}"
+        );
+        let mut q = sqlx::query(&sql);
+        for &(i, seq) in chunk {
+            let (m, now) = (&batch[i].message, batch[i].now);
+            q = q
+                .bind(m.conversation_id.0)
+                .bind(seq)
+                .bind(m.sender.kind.as_str())
+                .bind(m.sender.agent_id.map(|a| a.0))
+                .bind(m.sender.name.as_deref())
+                .bind(m.text.as_str())
+                .bind(serde_json::to_string(&m.tags).expect("tags serialise"))
+                .bind(m.client_msg_id.as_ref().map(|c| c.as_str()))
+                .bind(now.0);
+        }
+        q.execute(&mut *conn).await?;
+        for &(i, seq) in chunk {
+            out[i] = Some(Ok(Appended {
+                message: stored_message(&batch[i].message, seq, batch[i].now),
+                duplicate: false,
+            }));
+        }
+    }
+
+    // Conversations with mixed senders in this batch: one message at a time.
+    for (_, ids) in &slow {
+        for &i in ids {
+            out[i] = Some(match append_one(conn, &batch[i].message, batch[i].now).await {
+                Err(StoreError::Database(e)) => return Err(StoreError::Database(e)),
+                r => r,
+            });
+        }
+    }
+
+    // A repeat within the batch gets what its first copy got.
+    for i in 0..n {
+        if let Some(first) = repeat_of[i] {
+            out[i] = Some(match &out[first] {
+                Some(Ok(a)) => Ok(Appended { message: a.message.clone(), duplicate: true }),
+                Some(Err(e)) => Err(e.clone_refusal()),
+                None => Err(StoreError::Corrupt("append lost in its batch".into())),
+            });
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(StoreError::Corrupt("append lost in its batch".into()))))
+        .collect())
+}
+
+/// The stored messages that some appends of the batch are retries of, by (conversation, client id).
+async fn stored_by_client_id(
+    conn: &mut SqliteConnection,
+    batch: &[AppendRequest],
+) -> Result<HashMap<(i64, String), Message>> {
+    let keyed: Vec<&NewMessage> =
+        batch.iter().map(|r| &r.message).filter(|m| m.client_msg_id.is_some()).collect();
+    let mut found = HashMap::new();
+    for chunk in statement_chunks(&keyed) {
+        let values = vec!["(?, ?)"; chunk.len()].join(", ");
+        let sql = format!(
+            "select {MESSAGE_COLS} from message where (conversation_id, client_msg_id) in (values {values})"
+        );
+        let mut q = sqlx::query(&sql);
+        for m in chunk {
+            q = q.bind(m.conversation_id.0).bind(m.client_msg_id.as_ref().map(|c| c.as_str()));
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let m = message_row(&row)?;
+            let key = (m.conversation_id.0, m.client_msg_id.clone().unwrap_or_default());
+            found.insert(key, m);
+        }
+    }
+    Ok(found)
+}
+
+/// Why a conversation took no message: it does not exist, has ended, or is someone else's.
+async fn refusal(conn: &mut SqliteConnection, c: ConversationId) -> Result<StoreError> {
+    let row: Option<(String, Option<i64>)> =
+        sqlx::query_as("select state, agent_id from conversation where conversation_id = ?")
+            .bind(c.0)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(match row {
+        None => StoreError::NotFound("conversation"),
+        Some((state, _)) if !ConversationState::parse(&state).is_some_and(|s| s.is_open()) => {
+            StoreError::ConversationClosed
+        }
+        Some(_) => StoreError::NotAssigned,
+    })
+}
+
+fn stored_message(m: &NewMessage, seq: i64, now: Timestamp) -> Message {
+    Message {
+        conversation_id: m.conversation_id,
+        seq,
+        sender: m.sender.clone(),
+        text: m.text.as_str().to_owned(),
+        tags: m.tags.clone(),
+        client_msg_id: m.client_msg_id.as_ref().map(|c| c.as_str().to_owned()),
+        created_at: now,
+    }
 }
 
 async fn append_one(conn: &mut SqliteConnection, m: &NewMessage, now: Timestamp) -> Result<Appended> {
@@ -124,18 +337,7 @@ async fn append_one(conn: &mut SqliteConnection, m: &NewMessage, now: Timestamp)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(seq) = seq else {
-        let row: Option<(String, Option<i64>)> =
-            sqlx::query_as("select state, agent_id from conversation where conversation_id = ?")
-                .bind(m.conversation_id.0)
-                .fetch_optional(&mut *conn)
-                .await?;
-        return Err(match row {
-            None => StoreError::NotFound("conversation"),
-            Some((state, _)) if !ConversationState::parse(&state).is_some_and(|s| s.is_open()) => {
-                StoreError::ConversationClosed
-            }
-            Some(_) => StoreError::NotAssigned,
-        });
+        return Err(refusal(conn, m.conversation_id).await?);
     };
     let tags = serde_json::to_string(&m.tags).expect("tags serialise");
     sqlx::query(
@@ -153,18 +355,7 @@ async fn append_one(conn: &mut SqliteConnection, m: &NewMessage, now: Timestamp)
     .bind(now.0)
     .execute(&mut *conn)
     .await?;
-    Ok(Appended {
-        message: Message {
-            conversation_id: m.conversation_id,
-            seq,
-            sender: m.sender.clone(),
-            text: m.text.as_str().to_owned(),
-            tags: m.tags.clone(),
-            client_msg_id: m.client_msg_id.as_ref().map(|c| c.as_str().to_owned()),
-            created_at: now,
-        },
-        duplicate: false,
-    })
+    Ok(Appended { message: stored_message(m, seq, now), duplicate: false })
 }
 
 /// A person's search words as an FTS5 query: every word must appear, each taken literally
@@ -1376,5 +1567,18 @@ impl Store for SqliteStore {
         .fetch_optional(&self.read)
         .await?;
         row.map(|r| Ok((r.try_get("invite_id")?, r.try_get("source")?, r.try_get("message")?))).transpose()
+    }
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    #[test]
+    fn statement_chunks_are_powers_of_two_covering_everything_in_order() {
+        let items: Vec<usize> = (0..700).collect();
+        let sizes: Vec<usize> = super::statement_chunks(&items).map(|c| c.len()).collect();
+        assert_eq!(sizes, [256, 256, 128, 32, 16, 8, 4]);
+        let flat: Vec<usize> = super::statement_chunks(&items).flatten().copied().collect();
+        assert_eq!(flat, items);
+        assert_eq!(super::statement_chunks::<u8>(&[]).count(), 0);
     }
 }

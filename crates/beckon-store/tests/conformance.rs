@@ -565,6 +565,51 @@ async fn trigger_rules_history_and_page_counts(w: World) {
     assert_eq!(w.store.page_view_counts(other, "https://x/a").await.unwrap(), (0, 0));
 }
 
+async fn a_mixed_batch_keeps_every_append_to_its_own_rules(w: World) {
+    // Appends issued together usually share one group commit: each must still get exactly what
+    // it would have got alone.
+    let a = w.agent("mix@x.test").await;
+    let open = w.conversation(w.visitor("tok-mix-1").await).await;
+    w.store.offer_conversation(open.id, a).await.unwrap();
+    w.store.accept_conversation(open.id, a, Timestamp(2)).await.unwrap().unwrap();
+    let ended = w.conversation(w.visitor("tok-mix-2").await).await;
+    w.store.close_conversation(ended.id, ConversationState::Ended, Timestamp(3)).await.unwrap().unwrap();
+    let queued = w.conversation(w.visitor("tok-mix-3").await).await;
+    let agent_msg =
+        |c: ConversationId, t: &str| NewMessage { sender: Sender::agent(a, "Ann"), ..msg(c, t, Some(t)) };
+    let appends = vec![
+        msg(open.id, "v1", Some("v1")),
+        agent_msg(open.id, "a1"), // a second sender in the same conversation
+        msg(open.id, "v2", Some("v2")),
+        msg(open.id, "v1", Some("v1")), // a retry within the batch
+        msg(ended.id, "late", Some("late")),
+        agent_msg(queued.id, "not-mine"),
+        msg(queued.id, "q1", Some("q1")),
+        NewMessage { sender: Sender::system(), ..msg(ended.id, "closed note", None) },
+    ];
+    let results =
+        futures_util::future::join_all(appends.into_iter().map(|m| w.store.append_message(m, Timestamp(9))))
+            .await;
+    let outcome: Vec<String> = results
+        .iter()
+        .map(|r| match r {
+            Ok(a) if a.duplicate => format!("dup {}", a.message.seq),
+            Ok(a) => format!("seq {}", a.message.seq),
+            Err(StoreError::ConversationClosed) => "closed".into(),
+            Err(StoreError::NotAssigned) => "not assigned".into(),
+            Err(e) => format!("{e}"),
+        })
+        .collect();
+    assert_eq!(outcome, ["seq 1", "seq 2", "seq 3", "dup 1", "closed", "not assigned", "seq 1", "seq 1"]);
+    let store = &w.store;
+    let texts = |c: ConversationId| async move {
+        store.messages_after(c, 0, 10).await.unwrap().into_iter().map(|m| (m.seq, m.text)).collect::<Vec<_>>()
+    };
+    assert_eq!(texts(open.id).await, [(1, "v1".into()), (2, "a1".into()), (3, "v2".into())]);
+    assert_eq!(texts(queued.id).await, [(1, "q1".to_string())]);
+    assert_eq!(texts(ended.id).await, [(1, "closed note".to_string())]);
+}
+
 macro_rules! backend_tests {
     ($backend:ident, $make:ident: $($test:ident),* $(,)?) => {
         mod $backend {
@@ -593,6 +638,7 @@ backend_tests!(sqlite, sqlite_world:
     the_invite_funnel_counts_outcomes_and_resulting_chats,
     routing_rules_and_agent_queues_are_replaced_whole,
     trigger_rules_history_and_page_counts,
+    a_mixed_batch_keeps_every_append_to_its_own_rules,
 );
 
 #[tokio::test]

@@ -1,0 +1,114 @@
+//! How many messages per second the SQLite store makes durable (`synchronous=FULL`, WAL, group
+//! commit), with many writers at once — the storage half of the latency budget, measured without
+//! the network. Each writer appends to its own conversation in a closed loop (the next append
+//! starts when the previous one is acknowledged, i.e. committed), as a busy visitor would.
+//!
+//! `cargo run --release -p beckon-load --bin store-throughput -- [WRITERS] [SECONDS] [DB_DIR]`
+
+use beckon_domain::message::{MessageText, NewMessage, Sender};
+use beckon_domain::model::WidgetSettings;
+use beckon_domain::{ClientMsgId, Context, Timestamp, WidgetKey};
+use beckon_store::{NewConversation, NewWidget};
+use hdrhistogram::Histogram;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let writers: usize = args.get(1).map_or(Ok(512), |s| s.parse())?;
+    let seconds: u64 = args.get(2).map_or(Ok(10), |s| s.parse())?;
+    let dir = match args.get(3) {
+        Some(d) => std::path::PathBuf::from(d),
+        None => std::env::temp_dir().join(format!("beckon-store-bench-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let url = format!("sqlite://{}", dir.join("bench.db").display());
+    let store = beckon_store::connect(&url).await?;
+    let t = Timestamp(1_000);
+    let org = store.create_org("Bench", t).await?;
+    let queue = store.create_queue(org.id, "General", t).await?;
+    let widget = store
+        .create_widget(
+            NewWidget {
+                org_id: org.id,
+                key: WidgetKey::parse("bench-widget").expect("valid key"),
+                name: "Bench".into(),
+                allowed_origins: vec!["*".into()],
+                default_queue_id: Some(queue.id),
+                settings: WidgetSettings::default(),
+                auth: None,
+            },
+            t,
+        )
+        .await?;
+    let mut conversations = Vec::with_capacity(writers);
+    for i in 0..writers {
+        let v = store.create_visitor(widget.id, &format!("bench-{i}"), t).await?;
+        let c = store
+            .create_conversation(
+                NewConversation {
+                    org_id: org.id,
+                    widget_id: widget.id,
+                    visitor_id: v.id,
+                    queue_id: Some(queue.id),
+                    proactive: false,
+                    invite_id: None,
+                    context: Context::default(),
+                    auth_sub: None,
+                },
+                t,
+            )
+            .await?;
+        conversations.push(c.id);
+    }
+    println!("{writers} writers, {seconds} s, database {}", dir.display());
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (w, c) in conversations.into_iter().enumerate() {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                let m = NewMessage {
+                    conversation_id: c,
+                    sender: Sender::visitor(),
+                    text: MessageText::parse(&format!(
+                        "message {n} from writer {w}: a typical short chat line"
+                    ))
+                    .expect("valid text"),
+                    tags: vec![],
+                    client_msg_id: Some(ClientMsgId::parse(&format!("w{w}-{n}")).expect("valid id")),
+                };
+                let began = Instant::now();
+                store.append_message(m, Timestamp(2_000)).await.expect("append");
+                let _ = hist.record(began.elapsed().as_micros().max(1) as u64);
+                n += 1;
+            }
+            (n, hist)
+        }));
+    }
+    let mut total = 0u64;
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    for t in tasks {
+        let (n, h) = t.await?;
+        total += n;
+        hist.add(h)?;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1_000.0;
+    println!(
+        "{total} messages in {elapsed:.1} s = {:.0} msg/s durable; append latency p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
+        total as f64 / elapsed,
+        ms(0.5),
+        ms(0.99),
+        ms(0.999),
+        hist.max() as f64 / 1_000.0
+    );
+    if args.get(3).is_none() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    Ok(())
+}
