@@ -122,6 +122,9 @@ test('invite → routed by rule → offered to the right agent → chat → relo
   await expect(dialog).toHaveCount(0);
   await expect(samPane.locator('.chat-banner')).toHaveText('You transferred this chat to Alex (demo agent).');
   await expect(samPane.getByLabel(/Message to/)).toBeHidden();
+  await expect(samPage.locator(`.conv-item[data-conversation-id="${cid}"]`)).toContainText('Transferred');
+  await expect(samPage.locator('.toast--error')).toHaveCount(0);
+  await shot(samPage, 'desktop-transferred-away');
 
   const alexOffer = alexPage.locator(`.offer-card[data-conversation-id="${cid}"]`);
   await expect(alexOffer).toBeVisible();

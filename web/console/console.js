@@ -524,7 +524,8 @@
     try {
       await request({ type: 'sync', conversation_id: rec.id, after_seq: rec.lastSeq }, 30000);
     } catch (e) {
-      if (e.code !== 'disconnected') toast(`Could not load the history of ${visitorLabel(rec.conv)}: ${e.message}`, 'error');
+      // not_your_conversation: it moved to a colleague while we were away; what we hold stays.
+      if (e.code !== 'disconnected' && e.code !== 'not_your_conversation') toast(`Could not load the history of ${visitorLabel(rec.conv)}: ${e.message}`, 'error');
     } finally {
       rec.syncing = false;
     }
@@ -854,7 +855,7 @@
     for (const rec of recs) {
       if (isOpen(rec)) open += 1;
       const c = rec.conv;
-      const status = !isOpen(rec) ? 'Ended' : rec.visitorTyping ? 'typing…' : '';
+      const status = !isOpen(rec) ? (rec.transferredTo ? 'Transferred' : 'Ended') : rec.visitorTyping ? 'typing…' : '';
       const btn = h('button', {
         type: 'button',
         class: `conv-item${isOpen(rec) ? '' : ' conv-item--ended'}`,
@@ -1211,7 +1212,7 @@
     const title = (p.title || '').trim();
     return h('span', { class: 'page' },
       h('span', { class: 'page-title' }, title || p.url),
-      title ? h('span', { class: 'page-url' }, p.url) : null);
+      title ? h('span', { class: 'page-url', title: p.url }, p.url) : null);
   }
 
   function renderPanel(rec) {
@@ -1379,7 +1380,6 @@
         close();
         renderRecord(rec);
         renderConvList();
-        syncRecord(rec);
         toast(`Transferred to ${rec.transferredTo}.`);
       } catch (e) {
         err.textContent = e.message;

@@ -128,6 +128,15 @@
     top.focus();
   }
 
+  // Editing a field clears the error shown for it (the rest stay until the next submit).
+  $('app').addEventListener('input', (ev) => {
+    const wrap = ev.target.closest && ev.target.closest('[data-field]');
+    if (!wrap) return;
+    const err = wrap.tagName === 'TR' ? wrap.querySelector('.field-error') : wrap.querySelector(':scope > .field-error');
+    if (err) { err.hidden = true; err.textContent = ''; }
+    for (const el of wrap.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+  });
+
   const formError = () => h('p', { class: 'form-error', role: 'alert', tabindex: '-1', hidden: true });
 
   function busy(button, text) {
@@ -890,7 +899,7 @@
         boxes.map(({ q, cb }) => h('label', { class: 'check' }, cb, ` ${q.name}`)), h('p', { class: 'field-error', hidden: true }));
       const save = h('button', { type: 'submit', class: 'btn btn--primary' }, creating ? 'Create agent' : 'Save');
       const cancel = h('button', { type: 'button', class: 'btn btn--secondary' }, 'Cancel');
-      const form = h('form', { class: 'agent-form admin-form', novalidate: true, 'aria-label': creating ? 'New agent' : `Edit ${a.name}` },
+      const form = h('form', { class: `agent-form admin-form${creating ? ' admin-form--card' : ''}`, novalidate: true, 'aria-label': creating ? 'New agent' : `Edit ${a.name}` },
         h('div', { class: 'form-grid' },
           field('name', 'Name', name),
           creating ? field('email', 'Email', email) : null,
