@@ -248,6 +248,15 @@ test('every main screen at desktop and small widths: no overflow, keyboard reach
       const back = page.getByRole('button', { name: '‹ Results' });
       if (await back.isVisible()) await back.click(); // small screens: the transcript hides the list
       await page.getByRole('button', { name: 'Search' }).click(); await expect(page.locator('.history-item').first()).toBeVisible(); }],
+    ['history-dates', async () => {
+      // An end date before the start date is explained next to "To"; nothing is searched.
+      await page.locator('#view-history').getByLabel('From').fill('2026-03-10');
+      await page.locator('#view-history').getByLabel('To', { exact: true }).fill('2026-03-01');
+      await page.getByRole('button', { name: 'Search' }).click();
+      await expect(page.locator('.search-form [data-field="to"] .field-error')).toHaveText('The end date must be on or after the start date.');
+      await page.getByRole('button', { name: 'Clear' }).click();
+      await expect(page.locator(`.history-item[data-conversation-id="${cid}"]`)).toBeVisible();
+    }],
     ['history-transcript', async () => { await page.locator(`.history-item[data-conversation-id="${cid}"]`).click(); await expect(page.locator('.transcript')).toContainText('Where is my order?'); }],
     ['admin-queues', async () => { await page.getByRole('button', { name: 'Administration' }).click(); await page.getByRole('tab', { name: 'Queues & hours' }).click(); await expect(page.locator('#admin-panel-queues .admin-item').first()).toBeVisible(); }],
     ['admin-routing', async () => { await page.getByRole('tab', { name: 'Routing rules' }).click(); await expect(page.locator('#admin-panel-routing .rules-form')).toBeVisible(); }],

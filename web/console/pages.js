@@ -261,6 +261,7 @@
       els.onPage.textContent = fmtDuration(Date.now() - (v.page_since || Date.now()));
       clear(els.meta);
       const bits = [
+        v.visit_started_at ? `${fmtDuration(Date.now() - v.visit_started_at)} on the site` : null,
         v.visit_number ? `visit ${v.visit_number}` : null,
         v.country ? countryName(v.country) : 'country unknown',
         [v.browser, v.device].filter(Boolean).join(' · ') || null,
@@ -724,6 +725,11 @@
     renderRouting(panel, rules, widgets) {
       clear(panel);
       const work = rules.map((r) => JSON.parse(JSON.stringify(r)));
+      // Suggestions for condition names: the seed's context variables and the pre-chat questions.
+      const names = new Set(['Case Id', 'Proactive Chat', 'Time On Page', 'Page URL']);
+      for (const w of widgets) for (const q of w.prechat || []) names.add(q.label);
+      this.varListId = nextId('vars');
+      const varList = h('datalist', { id: this.varListId }, [...names].map((n) => h('option', { value: n })));
       const list = h('ol', { class: 'rule-list' });
       const add = h('button', { type: 'button', class: 'btn btn--secondary' }, '+ Add rule');
       const save = h('button', { type: 'submit', class: 'btn btn--primary' }, 'Save rules');
@@ -773,7 +779,7 @@
       panel.append(h('h2', { class: 'admin-title' }, 'Routing rules'),
         h('p', { class: 'admin-lead' }, 'Rules are checked in order when a chat starts; the first rule whose conditions all hold picks the queue. Conditions can look at context variables and pre-chat answers, the page URL, the country, whether the visitor is signed in and whether the chat is proactive.'),
         h('p', { class: 'admin-note' }, `When no rule matches, the chat goes to its widget’s queue (${fallback || 'none'}).`),
-        form);
+        form, varList);
     },
 
     ruleItem(work, rule, i, draw) {
@@ -813,7 +819,7 @@
       const label = `Rule ${i + 1} condition ${j + 1}`;
       const kind = h('select', { 'aria-label': `${label} field` }, kinds.map(([k, t]) => h('option', { value: k }, t)));
       kind.value = c.field.kind;
-      const varName = h('input', { type: 'text', placeholder: 'e.g. Case Id', 'aria-label': `${label} variable name` });
+      const varName = h('input', { type: 'text', placeholder: 'e.g. Case Id', list: this.varListId, 'aria-label': `${label} variable name` });
       varName.value = c.field.name || '';
       const op = h('select', { 'aria-label': `${label} comparison` }, ops.map(([k, t]) => h('option', { value: k }, t)));
       op.value = c.op;
