@@ -284,6 +284,22 @@ test('every main screen at desktop and small widths: no overflow, keyboard reach
   await page.keyboard.press('Escape');
   await expect(page.getByRole('dialog')).toHaveCount(0);
   await expect(pane.getByRole('button', { name: 'Transfer' })).toBeFocused();
+
+  // The same visitor chats again: the panel lists the earlier conversation, which opens its
+  // transcript in History.
+  await page.setViewportSize({ width: 1280, height: 800 });
+  chatting.send({ type: 'close_chat' });
+  await expect(pane.locator('.chat-banner')).toHaveText('The visitor ended the chat.');
+  chatting.send({ type: 'start_chat', proactive: false });
+  const again = (await chatting.next((f) => f.type === 'chat' && f.conversation.id !== cid)).conversation.id;
+  await page.locator(`.offer-card[data-conversation-id="${again}"]`).getByRole('button', { name: 'Accept' }).click();
+  const pane2 = page.locator(`.pane[data-conversation-id="${again}"]`);
+  const earlier = pane2.locator('.visitor-panel [data-section="earlier"]');
+  await expect(earlier.locator('.earlier-item')).toHaveCount(1);
+  await expect(earlier.locator('.earlier-item')).toContainText(`#${cid}`);
+  await earlier.locator('.earlier-item').click();
+  await expect(page.locator('body')).toHaveAttribute('data-section', 'history');
+  await expect(page.getByRole('region', { name: `Conversation #${cid}` })).toContainText('Where is my order?');
   browsing.close();
   chatting.close();
 });
