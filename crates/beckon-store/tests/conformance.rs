@@ -610,6 +610,66 @@ async fn a_mixed_batch_keeps_every_append_to_its_own_rules(w: World) {
     assert_eq!(texts(ended.id).await, [(1, "closed note".to_string())]);
 }
 
+async fn admins_edit_agents_and_widgets(w: World) {
+    let s = &w.store;
+    let a = w.agent("edit@example.com").await;
+    let edited = s.update_agent(a, "Ann Lee", Role::Admin, 7).await.unwrap().unwrap();
+    assert_eq!((edited.name.as_str(), edited.role, edited.capacity), ("Ann Lee", Role::Admin, 7));
+    assert_eq!(s.agent(a).await.unwrap().unwrap(), edited);
+    assert_eq!(s.update_agent(AgentId(9_999), "x", Role::Agent, 1).await.unwrap(), None);
+
+    let widgets = s.widgets_of_org(w.org).await.unwrap();
+    assert_eq!(widgets.iter().map(|x| x.id).collect::<Vec<_>>(), [w.widget]);
+    let settings =
+        WidgetSettings { title: "Talk to us".into(), color: "#aa3300".into(), ..WidgetSettings::default() };
+    let origins = vec!["https://shop.example".to_string()];
+    let updated = s.update_widget(w.widget, "Shop", &origins, None, &settings).await.unwrap().unwrap();
+    assert_eq!(
+        (updated.name.as_str(), updated.allowed_origins.clone(), updated.default_queue_id),
+        ("Shop", origins, None)
+    );
+    assert_eq!(updated.settings, settings);
+    assert_eq!(s.widget(w.widget).await.unwrap().unwrap(), updated);
+    assert!(s.update_widget(WidgetId(9_999), "x", &[], None, &settings).await.unwrap().is_none());
+}
+
+async fn a_proactive_conversation_knows_its_invite(w: World) {
+    let s = &w.store;
+    let v = w.visitor("tok-inv").await;
+    for outcome in ["offered", "accepted"] {
+        let ev = NewInviteEvent {
+            widget_id: w.widget,
+            visitor_id: v,
+            invite_id: "inv-1".into(),
+            source: "rule:3".into(),
+            outcome: outcome.into(),
+            reason: None,
+            message: "Need help?".into(),
+        };
+        s.record_invite_event(ev, Timestamp(1_500)).await.unwrap();
+    }
+    let c = s
+        .create_conversation(
+            NewConversation {
+                org_id: w.org,
+                widget_id: w.widget,
+                visitor_id: v,
+                queue_id: Some(w.queue),
+                proactive: true,
+                invite_id: Some("inv-1".into()),
+                context: Context::default(),
+                auth_sub: None,
+            },
+            Timestamp(2_000),
+        )
+        .await
+        .unwrap();
+    let invite = s.conversation_invite(c.id).await.unwrap();
+    assert_eq!(invite, Some(("inv-1".into(), "rule:3".into(), "Need help?".into())));
+    let other = w.conversation(w.visitor("tok-none").await).await;
+    assert_eq!(s.conversation_invite(other.id).await.unwrap(), None);
+}
+
 macro_rules! backend_tests {
     ($backend:ident, $make:ident: $($test:ident),* $(,)?) => {
         mod $backend {
@@ -639,6 +699,8 @@ backend_tests!(sqlite, sqlite_world:
     routing_rules_and_agent_queues_are_replaced_whole,
     trigger_rules_history_and_page_counts,
     a_mixed_batch_keeps_every_append_to_its_own_rules,
+    admins_edit_agents_and_widgets,
+    a_proactive_conversation_knows_its_invite,
 );
 
 #[tokio::test]
