@@ -161,6 +161,11 @@ test('"Why?" shows the rule held back with no free agent, then the invite once t
   await page.keyboard.press('Escape');
   await expect(panel).toBeHidden();
   await expect(card.getByRole('button', { name: 'Why?' })).toBeFocused();
+  // It belongs to the live visitors: another section closes it.
+  await card.getByRole('button', { name: 'Why?' }).click();
+  await expect(panel).toBeVisible();
+  await page.getByRole('button', { name: /^Chats/ }).click();
+  await expect(panel).toBeHidden();
 });
 
 test('the invite analytics show the rule with its funnel, a chart and a CSV link', async ({ page }) => {

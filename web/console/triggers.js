@@ -241,6 +241,10 @@
     section.open();
   }
 
+  // The "Why?" panel belongs to the live visitors: leaving that section closes it.
+  new MutationObserver(() => { if (document.body.dataset.section !== 'visitors') why.close(); })
+    .observe(document.body, { attributes: true, attributeFilter: ['data-section'] });
+
   B.hooks.start.push((agent) => {
     me = agent;
     navBtn.hidden = agent.role !== 'admin';
@@ -847,6 +851,7 @@
     }
 
     async preview() {
+      if (this.form.offsetParent === null) return; // another section or tab is showing: no traffic
       const seq = ++this.previewSeq;
       const count = this.previewBox.querySelector('.trg-preview-count');
       const list = this.previewBox.querySelector('.trg-preview-list');
