@@ -48,6 +48,10 @@ pub struct LoadConfig {
     pub source_ips: Vec<IpAddr>,
     /// How long to hold every session after sending stops (an idle soak).
     pub hold: Duration,
+    /// Measure invite latency: save a trigger rule "N s on the page" (with these admin
+    /// credentials) and time each visitor's invite against hello + N s.
+    pub invite_after_s: Option<u32>,
+    pub admin: Option<(String, String)>,
 }
 
 #[derive(Debug)]
@@ -66,6 +70,10 @@ pub struct Report {
     /// Microseconds, scheduled send → received by the agent.
     pub latency: Histogram<u64>,
     pub connect_time: Duration,
+    /// Rule invites received, and microseconds from the moment the rule's time condition
+    /// became true (hello sent + N s: an upper bound) to the invite frame arriving.
+    pub invites: u64,
+    pub invite_latency: Histogram<u64>,
 }
 
 impl Report {
@@ -90,6 +98,22 @@ impl Report {
             q(0.999),
             self.latency.max() as f64 / 1_000.0,
             self.latency.len(),
+        ) + &self.invite_summary()
+    }
+
+    fn invite_summary(&self) -> String {
+        if self.invites == 0 {
+            return String::new();
+        }
+        let q = |p: f64| self.invite_latency.value_at_quantile(p) as f64 / 1_000.0;
+        format!(
+            "\ninvites {} latency ms p50 {:.2} p90 {:.2} p99 {:.2} p99.9 {:.2} max {:.2}",
+            self.invites,
+            q(0.5),
+            q(0.9),
+            q(0.99),
+            q(0.999),
+            self.invite_latency.max() as f64 / 1_000.0
         )
     }
 }
@@ -99,6 +123,7 @@ struct Counters {
     sent: AtomicU64,
     acked: AtomicU64,
     disconnects: AtomicUsize,
+    invites: Mutex<Option<Histogram<u64>>>,
 }
 
 /// What agents saw.
@@ -159,6 +184,29 @@ async fn sign_in(base: &str, email: &str, password: &str) -> anyhow::Result<Stri
     let cookie =
         res.headers().get("set-cookie").and_then(|v| v.to_str().ok()).ok_or_else(|| anyhow!("no cookie"))?;
     Ok(cookie.split(';').next().unwrap_or_default().to_owned())
+}
+
+/// Replaces the organisation's trigger rules with one that invites every visitor after `after_s`
+/// seconds on the page (any page, no agent needed), for invite-latency runs.
+async fn save_invite_rule(base: &str, email: &str, password: &str, after_s: u32) -> anyhow::Result<()> {
+    let cookie = sign_in(base, email, password).await?;
+    let rule = json!({
+        "id": 9000,
+        "name": "Load test: time on page",
+        "conditions": {"time_on_page": {"at_least_s": after_s}},
+        "invite": {"message": "Load test invite"},
+        "limits": {"frequency": "once_per_page_view", "require_free_agent": false}
+    });
+    let res = reqwest::Client::new()
+        .put(format!("{base}/v1/admin/trigger-rules"))
+        .header("cookie", cookie)
+        .json(&json!({ "rules": [rule] }))
+        .send()
+        .await?;
+    if !res.status().is_success() {
+        bail!("saving the invite rule failed: {} {}", res.status(), res.text().await.unwrap_or_default());
+    }
+    Ok(())
 }
 
 /// An agent console: becomes available, accepts every offer, records every visitor message.
@@ -228,7 +276,16 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
             .context("agents did not come online")?;
     }
 
-    let counters = Arc::new(Counters::default());
+    if let Some(after) = cfg.invite_after_s {
+        let (email, password) = cfg.admin.clone().ok_or_else(|| anyhow!("invite latency needs --admin"))?;
+        save_invite_rule(&cfg.url, &email, &password, after).await?;
+    }
+    let counters = Arc::new(Counters {
+        invites: Mutex::new(
+            cfg.invite_after_s.map(|_| Histogram::new_with_bounds(1, 600_000_000, 3)).transpose()?,
+        ),
+        ..Counters::default()
+    });
     let stop = Arc::new(tokio::sync::Notify::new());
     let stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (chat_ready_tx, mut chat_ready_rx) = mpsc::channel::<()>(cfg.chatting.max(1));
@@ -259,6 +316,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
         };
         let hello = json!({"type": "hello", "widget_id": cfg.widget, "page": {"url": format!("https://load.test/p/{}", i % 50), "title": "Load", "referrer": ""}});
         ws.send(Message::Text(hello.to_string().into())).await?;
+        let invite_due = cfg.invite_after_s.map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
         connected += 1;
         let chats = i < cfg.chatting;
         let visitor = VisitorTask {
@@ -278,6 +336,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
             send_start: send_start.clone(),
             stop: stop.clone(),
             stopped: stopped.clone(),
+            invite_due,
         };
         tasks.push(tokio::spawn(visitor.run()));
         tokio::time::sleep(connect_gap.saturating_sub(Duration::from_micros(50))).await;
@@ -315,7 +374,13 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
     let acked = counters.acked.load(Ordering::SeqCst);
     let received = side.seen.lock().expect("seen").len() as u64;
     let latency = side.latency.lock().expect("hist").clone();
+    let invite_latency = counters.invites.lock().expect("hist").clone();
     Ok(Report {
+        invites: invite_latency.as_ref().map_or(0, |h| h.len()),
+        invite_latency: match invite_latency {
+            Some(h) => h,
+            None => Histogram::new(3)?,
+        },
         connected,
         connect_failures: failures,
         disconnects: counters.disconnects.load(Ordering::SeqCst),
@@ -342,6 +407,8 @@ struct VisitorTask {
     send_start: Arc<Mutex<Option<Instant>>>,
     stop: Arc<tokio::sync::Notify>,
     stopped: Arc<std::sync::atomic::AtomicBool>,
+    /// When the rule's time condition becomes true for this visitor (invite latency runs).
+    invite_due: Option<Instant>,
 }
 
 impl VisitorTask {
@@ -351,6 +418,7 @@ impl VisitorTask {
         // The reader answers pings (tungstenite does so while reading) and counts acks.
         let chats = self.chats;
         let chat_ready = self.chat_ready.clone();
+        let invite_due = self.invite_due;
         let reader = tokio::spawn(async move {
             let mut active = false;
             while let Some(msg) = stream.next().await {
@@ -364,6 +432,15 @@ impl VisitorTask {
                 match f["type"].as_str() {
                     Some("ack") => {
                         counters.acked.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some("invite") => {
+                        if let (Some(due), Some(h)) =
+                            (invite_due, counters.invites.lock().expect("hist").as_mut())
+                        {
+                            let _ = h.record(
+                                Instant::now().saturating_duration_since(due).as_micros().max(1) as u64,
+                            );
+                        }
                     }
                     Some("chat") if chats && !active && f["conversation"]["state"] == "active" => {
                         active = true;

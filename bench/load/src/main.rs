@@ -35,20 +35,19 @@ struct Args {
     /// Seconds to hold all sessions open after sending (idle soak).
     #[arg(long, default_value_t = 0)]
     hold: u64,
+    /// Measure invite latency: a trigger rule invites every visitor after this many seconds on
+    /// the page (needs --admin; replaces the organisation's rules).
+    #[arg(long)]
+    invite_after: Option<u32>,
+    /// Admin login, email:password (for --invite-after).
+    #[arg(long)]
+    admin: Option<String>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let a = Args::parse();
-    let agents = a
-        .agents
-        .iter()
-        .map(|s| {
-            s.split_once(':')
-                .map(|(e, p)| (e.to_owned(), p.to_owned()))
-                .ok_or_else(|| anyhow::anyhow!("--agent takes email:password"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let agents = a.agents.iter().map(|s| pair(s)).collect::<anyhow::Result<Vec<_>>>()?;
     let report = beckon_load::run(beckon_load::LoadConfig {
         url: a.url,
         widget: a.widget,
@@ -60,6 +59,8 @@ async fn main() -> anyhow::Result<()> {
         connect_rate: a.connect_rate,
         source_ips: a.source_ips,
         hold: Duration::from_secs(a.hold),
+        invite_after_s: a.invite_after,
+        admin: a.admin.as_deref().map(pair).transpose()?,
     })
     .await?;
     println!("{}", report.summary());
@@ -71,4 +72,10 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+fn pair(s: &str) -> anyhow::Result<(String, String)> {
+    s.split_once(':')
+        .map(|(e, p)| (e.to_owned(), p.to_owned()))
+        .ok_or_else(|| anyhow::anyhow!("--agent and --admin take email:password"))
 }

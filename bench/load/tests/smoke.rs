@@ -50,6 +50,8 @@ async fn a_few_hundred_sessions_lose_no_message() {
         connect_rate: 5_000.0,
         source_ips: vec![],
         hold: Duration::ZERO,
+        invite_after_s: None,
+        admin: None,
     })
     .await
     .unwrap();
