@@ -822,7 +822,9 @@
   var mounted = false, mountedFns = [];
 
   var CSS =
-    ':host{all:initial}' +
+    // !important: the page's own !important rules (e.g. `* {letter-spacing: 3px !important}`)
+    // match the host element too, and only an inner !important outranks them.
+    ':host{all:initial!important}' +
     '*{box-sizing:border-box;font-family:var(--bk-font)}' +
     'button{font:inherit;cursor:pointer}' +
     'button:focus-visible{outline:3px solid var(--bk-accent);outline-offset:2px}' +
