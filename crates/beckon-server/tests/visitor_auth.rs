@@ -348,3 +348,49 @@ async fn an_anonymous_visitor_who_signs_in_keeps_the_conversation() {
         v.request(json!({"type": "send", "client_msg_id": "after", "text": "signed in now"})).await.unwrap();
     assert_eq!(ack["type"], "ack");
 }
+
+#[tokio::test]
+async fn trigger_rules_see_the_signed_in_identity_and_its_context() {
+    let app = spawn_app().await;
+    set_demo_auth(&app, WidgetAuth { required: false, ..config() }).await;
+    let cookie = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
+    let rule = json!({
+        "id": 1,
+        "name": "Gold customers",
+        "conditions": {"all": [
+            {"authenticated": true},
+            {"context": {"name": "Tier", "op": "equals", "value": "gold"}}
+        ]},
+        "invite": {"message": "Welcome back! Case {context:Case Id} is with us."},
+        "limits": {"require_free_agent": false}
+    });
+    let res = reqwest::Client::new()
+        .put(app.http("/v1/admin/trigger-rules"))
+        .header("cookie", &cookie)
+        .json(&json!({ "rules": [rule] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (mut v, welcome) = app.new_visitor().await;
+    // Anonymous: the rule does not hold, even when the page claims the tier itself.
+    v.send(json!({"type": "set_context", "context": {"Tier": "gold"}})).await.unwrap();
+    let why: Value = reqwest::Client::new()
+        .get(app.http(&format!("/v1/agent/visitors/{}/why", welcome["visitor_id"])))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(why["rules"][0]["verdict"]["kind"], "no_match", "{why}");
+    // Signed in: the token's identity and `lwicontexts` make it fire, with the token's case.
+    let f = v
+        .request(json!({"type": "authenticate", "token": sign_rs(0, Some("rsa-1"), &claims())}))
+        .await
+        .unwrap();
+    assert_eq!(f["type"], "authenticated");
+    let invite = v.expect("invite").await.unwrap();
+    assert_eq!(invite["message"], "Welcome back! Case JWT-1 is with us.");
+}
