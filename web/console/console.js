@@ -1203,7 +1203,7 @@
     if (!invite) return null;
     const src = String(invite.source || '');
     if (src === 'sdk') return 'the page’s script (startProactiveChat)';
-    if (src.startsWith('rule:')) return `trigger rule #${src.slice(5)}`;
+    if (src.startsWith('rule:')) return invite.rule_name ? `trigger rule “${invite.rule_name}”` : `trigger rule #${src.slice(5)}`;
     if (src.startsWith('agent:')) return invite.agent_name ? `${invite.agent_name} (agent invite)` : `agent #${src.slice(6)}`;
     return src;
   }

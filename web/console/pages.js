@@ -261,13 +261,14 @@
       els.onPage.textContent = fmtDuration(Date.now() - (v.page_since || Date.now()));
       clear(els.meta);
       const bits = [
-        v.visit_started_at ? `${fmtDuration(Date.now() - v.visit_started_at)} on the site` : null,
         v.visit_number ? `visit ${v.visit_number}` : null,
         v.country ? countryName(v.country) : 'country unknown',
         [v.browser, v.device].filter(Boolean).join(' · ') || null,
         v.tabs > 1 ? `${v.tabs} tabs` : null,
       ].filter(Boolean);
-      els.meta.append('On this page ', els.onPage, ` · ${bits.join(' · ')}`);
+      const onSite = v.visit_started_at
+        ? h('span', { class: 'ticker', 'data-since': v.visit_started_at }, fmtDuration(Date.now() - v.visit_started_at)) : null;
+      els.meta.append('On this page ', els.onPage, onSite ? ' · on the site ' : '', onSite, ` · ${bits.join(' · ')}`);
       const pending = v.last_invite && ['offered', 'shown'].includes(v.last_invite.outcome);
       els.invite.disabled = !!v.conversation_id || !B.isConnected();
       els.invite.textContent = v.conversation_id ? 'In a chat' : pending ? 'Invite again' : 'Invite';
@@ -285,6 +286,9 @@
         formError(),
         h('div', { class: 'form-actions' }, send, cancel));
       cancel.addEventListener('click', () => { this.closeInvite(els); els.invite.focus(); });
+      form.addEventListener('keydown', (ev) => {
+        if (ev.key === 'Escape') { ev.preventDefault(); this.closeInvite(els); els.invite.focus(); }
+      });
       form.addEventListener('submit', async (ev) => {
         ev.preventDefault();
         clearErrors(form);

@@ -50,3 +50,41 @@ async fn the_visitor_panel_names_the_invite_behind_a_proactive_chat() {
         .unwrap();
     assert_eq!(panel["invite"], Value::Null);
 }
+
+#[tokio::test]
+async fn an_invite_from_a_trigger_rule_is_named_after_the_rule() {
+    let app = spawn_app().await;
+    let cookie = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
+    let state = app.app.as_ref().unwrap().state();
+    let key = beckon_domain::WidgetKey::parse(DEMO_WIDGET_KEY).unwrap();
+    let widget = state.store.widget_by_key(&key).await.unwrap().unwrap();
+    let rules = r#"[{"id": 5, "name": "Open case on the support page"}]"#;
+    state.store.set_trigger_rules(widget.org_id, rules, state.clock.now()).await.unwrap();
+
+    let (mut v, welcome) = app.new_visitor().await;
+    let visitor_id = beckon_domain::VisitorId(welcome["visitor_id"].as_i64().unwrap());
+    let event = beckon_store::NewInviteEvent {
+        widget_id: widget.id,
+        visitor_id,
+        invite_id: "srv-1".into(),
+        source: "rule:5".into(),
+        outcome: "offered".into(),
+        reason: None,
+        message: "About your case?".into(),
+    };
+    state.store.record_invite_event(event, state.clock.now()).await.unwrap();
+    let chat =
+        v.request(json!({"type": "start_chat", "proactive": true, "invite_id": "srv-1"})).await.unwrap();
+    let id = chat["conversation"]["id"].clone();
+    let panel: Value = reqwest::Client::new()
+        .get(app.http(&format!("/v1/agent/conversations/{id}/visitor")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(panel["invite"]["source"], "rule:5");
+    assert_eq!(panel["invite"]["rule_name"], "Open case on the support page");
+}

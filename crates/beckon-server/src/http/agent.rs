@@ -180,7 +180,12 @@ async fn visitor(
                 Some(id) => app.store.agent(beckon_domain::AgentId(id)).await?.map(|a| a.name),
                 None => None,
             };
-            json!({"invite_id": invite_id, "source": source, "message": message, "agent_name": agent_name})
+            let rule_name = match source.strip_prefix("rule:").and_then(|id| id.parse::<i64>().ok()) {
+                Some(id) => trigger_rule_name(&app, c.org_id, id).await?,
+                None => None,
+            };
+            json!({"invite_id": invite_id, "source": source, "message": message,
+                   "agent_name": agent_name, "rule_name": rule_name})
         }
         None => serde_json::Value::Null,
     };
@@ -193,6 +198,21 @@ async fn visitor(
         "current_page": pages.last(),
         "earlier_conversations": earlier,
     })))
+}
+
+/// The name of a trigger rule (it may have been deleted since it invited someone).
+async fn trigger_rule_name(
+    app: &AppState,
+    org: beckon_domain::OrgId,
+    id: i64,
+) -> Result<Option<String>, ApiError> {
+    let Some(json) = app.store.trigger_rules(org).await? else { return Ok(None) };
+    let rules: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap_or_default();
+    Ok(rules
+        .iter()
+        .find(|r| r["id"].as_i64() == Some(id))
+        .and_then(|r| r["name"].as_str())
+        .map(str::to_owned))
 }
 
 /// Who is on the organisation's sites right now (live updates follow on the agent socket as
