@@ -1234,8 +1234,15 @@
     });
     const invitedBy = d && d.invite ? inviteText(d.invite) : null;
     const authAs = c.authenticated_as || (d && d.authenticated_as);
+    // At a glance: how the chat started, who the visitor is, whether they came back.
+    const visitNo = d && d.visit ? d.visit.number : 0;
+    const glance = h('ul', { class: 'glance', 'aria-label': 'At a glance' },
+      h('li', { class: `tag${c.proactive ? ' tag--proactive' : ' tag--plain'}` }, c.proactive ? (invitedBy ? `Invited by ${invitedBy}` : 'Proactive') : 'Started by the visitor'),
+      authAs ? h('li', { class: 'tag tag--auth' }, `Signed in as ${authAs}`) : null,
+      visitNo > 1 ? h('li', { class: 'tag tag--plain' }, `Returning · ${ordinal(visitNo)} visit`) : null);
     panel.append(
       backToChat,
+      glance,
       h('section', { class: 'panel-section', 'data-section': 'context' },
         h('h3', { class: 'panel-title' }, 'Context and pre-chat answers'),
         ctx.length
