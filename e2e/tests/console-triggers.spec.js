@@ -195,6 +195,7 @@ test('rules can be reordered, duplicated (as a disabled copy) and deleted', asyn
   await signIn(page);
   await openTriggers(page);
   const ids = () => page.locator('.trg-rule').evaluateAll((els) => els.map((e) => Number(e.dataset.ruleId)));
+  await expect(page.locator(`.trg-rule[data-rule-id="${ruleId}"]`)).toBeVisible(); // the list has loaded
   const before = await ids();
   expect(before[before.length - 1]).toBe(ruleId); // priority 0 and the highest id: evaluated last
   await page.getByRole('button', { name: `Move up: ${RULE}` }).click();

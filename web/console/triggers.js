@@ -838,7 +838,7 @@
       const inputs = h('div', { class: 'trg-cond-inputs' }, conditionInputs(row, n, write));
       return h('li', { class: 'trg-cond-row', 'data-path': path, 'data-kind': row.kind },
         h('div', { class: 'trg-cond-line' }, kinds, inputs,
-          h('label', { class: 'check trg-not', title: 'Invert this condition' }, negate, ' not'), del),
+          h('span', { class: 'trg-cond-end' }, h('label', { class: 'check trg-not', title: 'Invert this condition' }, negate, ' not'), del)),
         KIND_HINTS[row.kind] ? h('p', { class: 'field-hint' }, KIND_HINTS[row.kind]) : null,
         h('p', { class: 'field-error', role: 'alert', hidden: true }));
     }
