@@ -32,6 +32,12 @@
       if (b.dataset.section === name) b.setAttribute('aria-current', 'page'); else b.removeAttribute('aria-current');
     }
     for (const el of document.querySelectorAll('#app [data-for]')) el.hidden = el.dataset.for !== name;
+    // The skip link leads to the main content of the section on screen.
+    const skip = document.querySelector('.skip-link');
+    if (skip) {
+      skip.href = name === 'chats' ? '#stage' : `#view-${name}`;
+      skip.textContent = name === 'chats' ? 'Skip to conversation' : 'Skip to content';
+    }
     if (name === 'visitors') live.render();
     if (name === 'history') history.open();
     if (name === 'admin') admin.open();
@@ -67,7 +73,8 @@
       live.load(); // after a reconnect, the list may have changed while we were away
     } else if (f.type === 'visitor' && f.visitor) live.upsert(f.visitor);
     else if (f.type === 'visitor_left') live.remove(f.visitor_id);
-    else if (f.type === 'offer' || f.type === 'chat') setTimeout(updateChatsCount, 0);
+    // After console.js has applied the frame (an offer, an accept or decline reply…).
+    setTimeout(updateChatsCount, 0);
   });
 
   function updateChatsCount() {
