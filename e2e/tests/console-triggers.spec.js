@@ -228,6 +228,30 @@ test('rules can be reordered, duplicated (as a disabled copy) and deleted', asyn
   expect(await savedRuleNames(page)).toContain(RULE);
 });
 
+test('rules export to JSON and import back; a file with a bad rule changes nothing', async ({ page }) => {
+  await signIn(page);
+  await openTriggers(page);
+  await expect(page.locator(`.trg-rule[data-rule-id="${ruleId}"]`)).toBeVisible();
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export JSON' }).click()]);
+  expect(download.suggestedFilename()).toBe('beckon-trigger-rules.json');
+  const exported = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
+  const before = await savedRuleNames(page);
+  expect(exported.map((r) => r.name).sort()).toEqual([...before].sort());
+  const file = page.locator('.trg-list-tools input[type="file"]');
+  const upload = (rules) => file.setInputFiles({ name: 'rules.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(rules)) });
+
+  // A broken rule in the file: the server's message names it, and nothing is imported.
+  await upload(exported.map((r) => (r.id === ruleId ? { ...r, name: 'Broken', conditions: { page_url: { op: 'regex', value: '(' } } } : r)));
+  await expect(page.locator('#trg-panel-rules > .form-error')).toHaveText(/^Nothing was imported\. rules\[\d+\]\.conditions\.page_url: invalid regex "\(": /);
+  expect(await savedRuleNames(page)).toEqual(before);
+
+  // The export, edited, imports back whole.
+  await upload(exported.map((r) => (r.id === ruleId ? { ...r, name: `${RULE} (imported)` } : r)));
+  await expect(page.locator(`.trg-rule[data-rule-id="${ruleId}"] .trg-rule-name`)).toHaveText(`${RULE} (imported)`);
+  await expect(page.locator('#trg-panel-rules > .form-error')).toBeHidden();
+  expect((await savedRuleNames(page)).length).toBe(before.length);
+});
+
 test('the screens on a phone (390×844)', async ({ page }) => {
   await page.setViewportSize({ width: 390, height: 844 });
   await signIn(page);
