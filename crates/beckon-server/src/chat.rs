@@ -575,8 +575,12 @@ impl Chat {
             reason: None,
             message: invite.message.clone(),
         };
-        self.store.record_invite_event(ev, self.now()).await?;
+        // The invite goes out first: recording it is for analytics (idempotent, any order with
+        // the widget's own outcome reports) and must not add a disk write to the invite latency.
         self.publish(vec![Topic::Visitor(visitor)], Event::Invite { visitor_id: visitor, invite }).await;
+        if let Err(e) = self.store.record_invite_event(ev, self.now()).await {
+            tracing::error!(error = %e, "recording a sent invite failed");
+        }
         Ok(())
     }
 
