@@ -661,26 +661,55 @@
       const listId = nextId('tz');
       const tz = h('input', { type: 'text', list: listId, autocomplete: 'off', spellcheck: 'false' });
       tz.value = q.hours ? q.hours.time_zone : (Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC');
-      const rows = DAYS.map(([d, name]) => {
-        const r = q.hours ? q.hours.weekly.find((x) => x.day === d) : null;
-        const on = h('input', { type: 'checkbox', 'aria-label': `${name} open` });
-        on.checked = q.hours ? !!r : !['sat', 'sun'].includes(d);
+      // One row per opening range: a day may open twice (a lunch break) — "Add hours" adds a
+      // range to its day, and every range the server holds is shown, so saving loses none.
+      const rows = [];
+      const tbody = h('tbody');
+      const rangeRow = (d, name, r, day) => {
         const open = h('input', { type: 'time', 'aria-label': `${name} opens at` });
         open.value = r ? r.open : '09:00';
         const close = h('input', { type: 'time', 'aria-label': `${name} closes at` });
         close.value = r ? (r.close === '24:00' ? '23:59' : r.close) : '17:00';
         const err = h('p', { class: 'field-error', hidden: true });
-        const tr = h('tr', { 'data-field': `day-${d}` },
-          h('th', { scope: 'row' }, h('label', { class: 'day-toggle' }, on, ` ${name}`)),
-          h('td', null, open), h('td', null, close), h('td', { class: 'day-error' }, err));
-        const sync = () => { open.disabled = !on.checked; close.disabled = !on.checked; };
+        const row = { d, on: day.on, open, close, err, tr: null };
+        let head;
+        if (!day.first) {
+          head = h('th', { scope: 'row' }, h('label', { class: 'day-toggle' }, day.on, ` ${name}`));
+          day.first = row;
+        } else {
+          const remove = h('button', { type: 'button', class: 'btn btn--ghost btn--small', 'aria-label': `Remove these ${name} hours` }, 'Remove');
+          remove.addEventListener('click', () => { rows.splice(rows.indexOf(row), 1); row.tr.remove(); });
+          head = h('th', { scope: 'row', class: 'day-more' }, remove);
+        }
+        row.tr = h('tr', { 'data-field': `day-${d}` }, head, h('td', null, open), h('td', null, close), h('td', { class: 'day-error' }, err));
+        return row;
+      };
+      for (const [d, name] of DAYS) {
+        const ranges = q.hours ? q.hours.weekly.filter((x) => x.day === d) : [];
+        const on = h('input', { type: 'checkbox', 'aria-label': `${name} open` });
+        on.checked = q.hours ? ranges.length > 0 : !['sat', 'sun'].includes(d);
+        const day = { on, first: null };
+        const dayRows = (ranges.length ? ranges : [null]).map((r) => rangeRow(d, name, r, day));
+        const add = h('button', { type: 'button', class: 'btn btn--ghost btn--small', 'aria-label': `Add ${name} hours` }, 'Add hours');
+        const addRow = h('tr', { class: 'day-add' }, h('td', null), h('td', { colspan: '3' }, add));
+        const sync = () => {
+          for (const r of rows.filter((x) => x.d === d)) { r.open.disabled = !on.checked; r.close.disabled = !on.checked; }
+          add.disabled = !on.checked;
+        };
+        add.addEventListener('click', () => {
+          const r = rangeRow(d, name, { open: '13:00', close: '17:00' }, day);
+          rows.splice(rows.lastIndexOf(rows.filter((x) => x.d === d).pop()) + 1, 0, r);
+          addRow.before(r.tr);
+          r.open.focus();
+        });
         on.addEventListener('change', sync);
+        rows.push(...dayRows);
+        tbody.append(...dayRows.map((r) => r.tr), addRow);
         sync();
-        return { d, on, open, close, err, tr };
-      });
+      }
       const table = h('table', { class: 'hours-table' },
         h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Day'), h('th', { scope: 'col' }, 'Opens'), h('th', { scope: 'col' }, 'Closes'), h('th', null, h('span', { class: 'sr-only' }, 'Problems')))),
-        h('tbody', null, rows.map((r) => r.tr)));
+        tbody);
       const weekly = h('div', { class: 'hours-weekly' }, field('time_zone', 'Time zone', tz, 'An IANA name such as Europe/Paris; daylight saving is applied.'), table);
       const syncAlways = () => { weekly.hidden = always.checked; };
       always.addEventListener('change', syncAlways);
