@@ -39,6 +39,7 @@ test('a day with two openings survives the hours editor, and ranges can be added
   await general.getByRole('button', { name: 'Add Tuesday hours' }).click();
   await general.getByLabel('Tuesday opens at').nth(1).fill('19:00');
   await general.getByLabel('Tuesday closes at').nth(1).fill('21:00');
+  await page.screenshot({ path: '/tmp/console-shots/desktop-hours-ranges.png' });
   await general.getByRole('button', { name: 'Remove these Monday hours' }).click();
   await expect(general.getByLabel('Monday opens at')).toHaveCount(1);
   await general.getByRole('button', { name: 'Save hours' }).click();

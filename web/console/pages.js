@@ -694,7 +694,7 @@
         const addRow = h('tr', { class: 'day-add' }, h('td', null), h('td', { colspan: '3' }, add));
         const sync = () => {
           for (const r of rows.filter((x) => x.d === d)) { r.open.disabled = !on.checked; r.close.disabled = !on.checked; }
-          add.disabled = !on.checked;
+          addRow.hidden = !on.checked;
         };
         add.addEventListener('click', () => {
           const r = rangeRow(d, name, { open: '13:00', close: '17:00' }, day);
