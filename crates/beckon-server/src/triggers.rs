@@ -34,6 +34,8 @@ const CAPACITY_TTL: Duration = Duration::from_millis(500);
 /// A rule held back by capacity (no free agent, wait too long, queue closed) is looked at again
 /// after this long, as agents free up without any visitor event.
 const CAPACITY_RETRY_MS: i64 = 10_000;
+/// How long a visitor whose last tab disconnected is remembered, for the widget to reconnect.
+const RECONNECT_GRACE_MS: i64 = 60_000;
 /// An invite the widget never reports back on stops blocking others this long after it expires.
 const INVITE_GRACE_MS: i64 = 5_000;
 
@@ -58,6 +60,8 @@ pub struct Arrival<'a> {
     pub visitor: VisitorId,
     pub visit: &'a Visit,
     pub page: Option<&'a PageView>,
+    /// `false` when the widget reconnected on the page it was already on.
+    pub new_page_view: bool,
     pub chatting: bool,
 }
 
@@ -185,10 +189,9 @@ impl Triggers {
             }
         };
         if known {
-            if let Some(page) = a.page {
-                self.page_view(a.visitor, page, a.visit).await?;
-            } else {
-                self.evaluate(a.visitor).await;
+            match a.page {
+                Some(page) if a.new_page_view => self.page_view(a.visitor, page, a.visit).await?,
+                _ => self.evaluate(a.visitor).await,
             }
             return Ok(());
         }
@@ -227,6 +230,8 @@ impl Triggers {
                 timer: None,
             },
         );
+        // After a server restart a reconnecting widget is new to this node: its time on the page
+        // counts again from now (the counts come from the store, which did not count it again).
         match a.page {
             Some(page) => self.page_view(a.visitor, page, a.visit).await,
             None => {
@@ -236,18 +241,31 @@ impl Triggers {
         }
     }
 
-    /// A tab closed; the visitor is forgotten with their last tab (the history is stored).
+    /// A tab closed. With their last tab the visitor is forgotten (the history is stored) — after
+    /// a grace period, so a widget that reconnects (a network blip, a server restart) carries on
+    /// with its time on the page and counters rather than starting again.
     pub fn disconnected(&self, visitor: VisitorId) {
         let mut all = self.visitors.lock().expect("visitors lock");
-        if let Some(t) = all.get_mut(&visitor) {
-            t.tabs = t.tabs.saturating_sub(1);
-            if t.tabs == 0 {
-                if let Some(timer) = t.timer.take() {
-                    timer.abort();
-                }
+        let Some(t) = all.get_mut(&visitor) else { return };
+        t.tabs = t.tabs.saturating_sub(1);
+        if t.tabs > 0 {
+            return;
+        }
+        if let Some(timer) = t.timer.take() {
+            timer.abort();
+        }
+        let Some(me) = self.me.upgrade() else {
+            all.remove(&visitor);
+            return;
+        };
+        let due = self.now().plus_millis(RECONNECT_GRACE_MS);
+        tokio::spawn(async move {
+            me.timers.sleep_until(due).await;
+            let mut all = me.visitors.lock().expect("visitors lock");
+            if all.get(&visitor).is_some_and(|t| t.tabs == 0) {
                 all.remove(&visitor);
             }
-        }
+        });
     }
 
     /// A page view (a new page, or a single-page app's route change).
@@ -406,7 +424,7 @@ impl Triggers {
         let set = RuleSet::new(vec![Rule { enabled: true, ..rule }]);
         let candidates: Vec<VisitorId> = {
             let all = self.visitors.lock().expect("visitors lock");
-            all.iter().filter(|(_, t)| t.org == org).map(|(id, _)| *id).collect()
+            all.iter().filter(|(_, t)| t.org == org && t.tabs > 0).map(|(id, _)| *id).collect()
         };
         let mut out = Vec::new();
         for v in candidates {
@@ -426,7 +444,10 @@ impl Triggers {
     /// Looks at one visitor now: sends the invite a rule calls for, records what limits held
     /// back, and arms the visitor's timer for the next instant the answer could change.
     pub async fn evaluate(&self, visitor: VisitorId) {
-        let Some(org) = self.visitors.lock().expect("visitors lock").get(&visitor).map(|t| t.org) else {
+        // Nobody to invite while the visitor's last tab is away (see `disconnected`).
+        let org =
+            self.visitors.lock().expect("visitors lock").get(&visitor).filter(|t| t.tabs > 0).map(|t| t.org);
+        let Some(org) = org else {
             return;
         };
         let rules = match self.rules_of(org).await {

@@ -245,3 +245,31 @@ async fn bad_rules_are_refused_with_the_field_path_and_nothing_changes() {
         "{preview}"
     );
 }
+
+#[tokio::test]
+async fn a_reconnecting_widget_keeps_its_time_on_the_page_and_is_not_another_page_view() {
+    let app = spawn_app().await;
+    let admin = Admin::new(&app).await;
+    let mut rule = pricing_rule();
+    rule["conditions"]["all"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"page_views_of_page": {"op": "eq", "value": 1}}));
+    rule["limits"]["require_free_agent"] = json!(false);
+    assert_eq!(admin.put_rules(&app, json!([rule])).await.0, 200);
+    let at = page("https://shop.example/pricing");
+    let mut v = app.visitor().await;
+    let welcome = v.hello(json!({"widget_id": DEMO_WIDGET_KEY, "page": at})).await.unwrap();
+    let token = welcome["visitor_token"].clone();
+    app.advance(15_000);
+    // The socket drops (a network blip, a server restart); the widget comes back on the same page.
+    v.drop_connection();
+    app.wait_for_sessions(0).await;
+    let mut v = app.visitor().await;
+    let hello = json!({"widget_id": DEMO_WIDGET_KEY, "visitor_token": token, "page": at, "reconnect": true});
+    assert_eq!(v.hello(hello).await.unwrap()["type"], "welcome");
+    // 15 s before + 5 s after = 20 s on the page, still its first view.
+    app.advance(5_000);
+    let invite = v.expect("invite").await.unwrap();
+    assert_eq!(invite["source"], "rule:1");
+}

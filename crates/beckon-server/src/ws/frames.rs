@@ -26,6 +26,10 @@ pub enum VisitorIn {
         visitor_token: Option<String>,
         last_seq: Option<i64>,
         page: Option<Page>,
+        /// The widget lost its socket and is back on the same page: `page` is where the visitor
+        /// is, not a new page view (not counted again, time on the page not restarted).
+        #[serde(default)]
+        reconnect: bool,
     },
     PageView(Page),
     StartChat {

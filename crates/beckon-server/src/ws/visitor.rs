@@ -31,6 +31,15 @@ const INVITE_OUTCOMES: [&str; 5] = ["shown", "accepted", "declined", "expired", 
 /// Messages sent per replay query.
 const REPLAY_PAGE: u32 = 500;
 
+/// What a `hello` frame says.
+struct Hello<'a> {
+    widget_id: &'a str,
+    token: Option<String>,
+    last_seq: Option<i64>,
+    page: Option<Page>,
+    reconnect: bool,
+}
+
 pub struct VisitorSession {
     app: AppState,
     sid: SessionId,
@@ -63,13 +72,11 @@ impl VisitorSession {
 
     async fn hello(
         &mut self,
-        widget_id: &str,
-        token: Option<String>,
-        last_seq: Option<i64>,
-        page: Option<Page>,
+        hello: Hello<'_>,
         rid: Option<&str>,
         out: &mut Replies,
     ) -> Result<(), StoreError> {
+        let Hello { widget_id, token, last_seq, page, reconnect } = hello;
         let widget = match WidgetKey::parse(widget_id) {
             Some(key) => self.app.store.widget_by_key(&key).await?,
             None => None,
@@ -116,7 +123,10 @@ impl VisitorSession {
                     referrer: page.referrer.clone(),
                     at: now,
                 });
-                self.record_page_view(visit.id, visitor.id, page).await?;
+                // A reconnect on the same page is not another view of it.
+                if !reconnect {
+                    self.record_page_view(visit.id, visitor.id, page).await?;
+                }
             }
         }
         self.app.hub.subscribe(self.sid, Topic::Visitor(visitor.id));
@@ -173,6 +183,7 @@ impl VisitorSession {
             visitor: visitor.id,
             visit: &visit,
             page: live_page_for_triggers.as_ref(),
+            new_page_view: !reconnect,
             chatting: conversation.is_some(),
         };
         self.app.triggers.connected(arrival).await?;
@@ -523,8 +534,9 @@ impl Handler for VisitorSession {
         };
         let rid = rid.as_deref();
         let result = match (frame, self.ready.is_some()) {
-            (VisitorIn::Hello { widget_id, visitor_token, last_seq, page }, false) => {
-                self.hello(&widget_id, visitor_token, last_seq, page, rid, out).await.map_err(ChatError::from)
+            (VisitorIn::Hello { widget_id, visitor_token, last_seq, page, reconnect }, false) => {
+                let hello = Hello { widget_id: &widget_id, token: visitor_token, last_seq, page, reconnect };
+                self.hello(hello, rid, out).await.map_err(ChatError::from)
             }
             (VisitorIn::Ping, _) => {
                 out.send(&Out::Pong, rid);
