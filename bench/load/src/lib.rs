@@ -13,6 +13,8 @@
 //! processes; client sockets can be spread over several 127.0.0.x source addresses to stay clear
 //! of ephemeral-port limits.
 
+pub mod reconnect;
+
 use anyhow::{Context as _, anyhow, bail};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
