@@ -131,6 +131,26 @@ test('exit intent: the pointer leaving through the top of the page fires the rul
   await expect(w.inviteText).toHaveText(message);
 });
 
+test('following a link hides the page, but that is no exit intent; hiding the tab is', async ({ site, page, agent }) => {
+  const w = widget(page);
+  const message = 'Switching tabs? We are here if you need us.';
+  await saveRules(agent, [rule(1, { exit_intent: { after_s: 0 } }, message, { limits: { frequency: 'once_per_page_view' } })]);
+  await page.goto(site(PAGE));
+  await connected(page);
+  // Leaving the page (the browser hides it as it unloads) offers nothing.
+  await page.goto(site('shop.html'));
+  await connected(page);
+  await liveVisitor(agent, 'shop.html');
+  // The tab goes to the background: exit intent, and the invite waits there.
+  await page.evaluate(() => {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await expect(w.inviteText).toHaveText(message);
+  const { rows } = await agent.call('GET', '/v1/admin/analytics/invites');
+  expect(rows.filter((r) => r.source === 'rule:1').map((r) => [r.offered, r.shown])).toEqual([[1, 1]]);
+});
+
 test('a single-page-app route change (history.pushState) to a matching URL fires the rule', async ({ site, page, agent }) => {
   const w = widget(page);
   const message = 'Comparing plans? Ask us anything.';

@@ -264,8 +264,13 @@
     tracked.splice(0).forEach(signal);
   }
   ['focus', 'blur'].forEach(function (n) { window.addEventListener(n, activity); });
+  // A page being left (a link followed, the tab closed) is hidden too, but no invite could show:
+  // pagehide comes first, and then the hidden tab is no exit intent.
+  var unloading = false;
+  window.addEventListener('pagehide', function () { unloading = true; });
+  window.addEventListener('pageshow', function () { unloading = false; });
   document.addEventListener('visibilitychange', function () {
-    if (document.visibilityState === 'hidden') exitIntent();
+    if (document.visibilityState === 'hidden' && !unloading) exitIntent();
     activity();
   });
   // The pointer leaves the document through the top (towards the tabs and the address bar).
