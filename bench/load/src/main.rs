@@ -17,8 +17,9 @@ struct Args {
     visitors: usize,
     #[arg(long, default_value_t = 100)]
     chatting: usize,
-    /// Agent logins, email:password (repeat); together they need capacity for --chatting.
-    #[arg(long = "agent", required = true)]
+    /// Agent logins, email:password (repeat); together they need capacity for --chatting (none
+    /// for an idle-only run, e.g. against the echo baseline).
+    #[arg(long = "agent")]
     agents: Vec<String>,
     /// Messages per second across all chatting visitors.
     #[arg(long, default_value_t = 500.0)]
