@@ -304,6 +304,10 @@ impl Triggers {
             };
             f.page_views_total = total.max(1);
             t.pending = None;
+            // An invite does not follow the visitor to the next page: whatever was on screen (or
+            // on its way to the page just left) is gone and blocks nothing any more.
+            t.showing = None;
+            f.invite_showing = false;
             t.suppressions_recorded.clear();
         }
         self.evaluate(visitor).await;

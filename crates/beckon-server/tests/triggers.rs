@@ -273,3 +273,27 @@ async fn a_reconnecting_widget_keeps_its_time_on_the_page_and_is_not_another_pag
     let invite = v.expect("invite").await.unwrap();
     assert_eq!(invite["source"], "rule:1");
 }
+
+#[tokio::test]
+async fn an_invite_left_behind_on_the_previous_page_blocks_nothing() {
+    let app = spawn_app().await;
+    let admin = Admin::new(&app).await;
+    let rule = json!({
+        "id": 5,
+        "name": "Every page",
+        "conditions": {"all": []},
+        "invite": {"message": "Hello again"},
+        "limits": {"frequency": "once_per_page_view", "require_free_agent": false}
+    });
+    assert_eq!(admin.put_rules(&app, json!([rule])).await.0, 200);
+    let (mut v, _) = app.visitor_at(&page("https://shop.example/a")).await;
+    let first = v.expect("invite").await.unwrap();
+    // The visitor follows a link before the widget could show it: the next page is free to invite.
+    signal(
+        &mut v,
+        json!({"type": "page_view", "url": "https://shop.example/b", "title": "B", "referrer": ""}),
+    )
+    .await;
+    let second = v.expect("invite").await.unwrap();
+    assert_ne!(first["invite_id"], second["invite_id"]);
+}
