@@ -77,7 +77,7 @@ test('admin builds a rule in the form with a live preview; an invalid regex is r
   const items = page.locator('.trg-rule');
   await expect(items.first()).toContainText('Added to cart');
   await expect(page.locator('.trg-rule[data-rule-id="1"] .trg-summary')).toHaveText('Page URL contains “/demo/pricing.html” · 8 s on the page');
-  await expect(page.locator('.trg-rule[data-rule-id="11"] .trg-switch')).not.toBeChecked();
+  await expect(page.locator('.trg-rule[data-rule-id="11"] .trg-switch')).toBeChecked();
   await shot(page, 'triggers-list-desktop');
 
   await page.getByRole('button', { name: 'New rule' }).click();
@@ -137,11 +137,10 @@ test('"Why?" shows the rule held back with no free agent, then the invite once t
   // The condition tree: both conditions hold, with what was seen.
   await expect(rule.locator('.trg-node--yes > .trg-node-line', { hasText: 'page URL contains' })).toContainText(`seen: "${PAGE_URL}"`);
   await expect(rule.locator('.trg-node--yes > .trg-node-line', { hasText: 'time on page ≥ 2 s' })).toBeVisible();
-  // Rules the visitor does not meet say which condition fails; disabled ones say they are off.
+  // Rules the visitor does not meet (the demo's, for other pages) say which condition fails.
   await expect(panel.locator('.trg-why-rule[data-rule-id="1"]')).toHaveAttribute('data-verdict', 'no_match');
   await expect(panel.locator('.trg-why-rule[data-rule-id="1"] .trg-node--no').first()).toBeVisible();
-  await panel.getByText('Disabled or outside their dates (8)').click();
-  await expect(panel.locator('.trg-why-rule[data-rule-id="11"] .trg-verdict')).toHaveText('Disabled');
+  await expect(panel.locator('.trg-why-rule[data-rule-id="11"]')).toHaveAttribute('data-verdict', 'no_match');
   await expect(panel.locator('.trg-why-status')).toHaveText(`No rule would invite this visitor now: “${RULE}” matches but is held back.`);
   await shot(page, 'triggers-why-desktop');
   expect(visitor.frames.some((f) => f.type === 'invite')).toBe(false);
