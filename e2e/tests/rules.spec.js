@@ -244,10 +244,13 @@ test('while disconnected only the latest page state is kept, and it reaches the 
     // The rules were stored: once the widget is back, what it reports makes the rule fire.
     await expect(w.inviteText).toHaveText(message, { timeout: 40_000 });
     const sent = (await page.evaluate(() => window.__sent)).slice(sentWhileDown);
+    // The widget came back to the same page: a reconnect, not another view of it.
+    expect(sent.filter((f) => f.type === 'hello').map((f) => f.reconnect)).toContain(true);
     const signals = sent.filter((f) => !['hello', 'ping', 'invite'].includes(f.type));
     expect(signals.filter((f) => f.type === 'scroll')).toEqual([{ type: 'scroll', percent: 100 }]);
     expect(signals.filter((f) => f.type === 'track').map((f) => f.data.i)).toEqual([...Array(20).keys()].map((i) => i + 10));
-    expect(signals.filter((f) => !['scroll', 'track'].includes(f.type))).toEqual([]); // no stale exit intent, no activity
+    // No stale exit intent; after a reconnect the page says whether it is visible.
+    expect(signals.filter((f) => !['scroll', 'track'].includes(f.type))).toEqual([{ type: 'activity', visible: true }]);
   } finally {
     await again.stop();
   }

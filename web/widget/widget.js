@@ -155,6 +155,9 @@
   function hello(withToken) {
     helloSeq = state.lastSeq;
     var frame = { type: 'hello', widget_id: widgetKey, last_seq: helloSeq, page: pageInfo() };
+    // Back on the page the server already has: not another view of it (time on it goes on).
+    rejoined = everWelcomed && reported === location.href;
+    if (rejoined) frame.reconnect = true;
     var token = withToken && load('token');
     if (token) frame.visitor_token = token;
     rawSend(frame);
@@ -236,10 +239,13 @@
   // ---- page signals, for the server's no-code trigger rules ---------------------------------
   // The server decides when to invite (docs/protocol.md): it needs visible-and-focused time,
   // scroll depth, exit intent, single-page-app route changes, the page's own events (track) and
-  // context. Only state is kept while disconnected, never a growing queue: every (re)connection
-  // starts a page view on the server (visible, 0% scrolled), so after welcome pageState() re-sends
-  // what differs, and the last few track events; an exit intent is only worth something now.
+  // context. Only state is kept while disconnected, never a growing queue: after welcome
+  // pageState() tells the server what differs from where it stands (a new page view starts
+  // visible and 0% scrolled; after a reconnect it has what it had, or nothing after a restart),
+  // and the last few track events; an exit intent is only worth something now.
   var shown = true;            // visible-and-focused, as last told to the server
+  var reported = null;         // the URL the server holds as this tab's page
+  var rejoined = false;        // the latest hello was a reconnect on that page
   var scrollMax = 0, scrollSent = 0, scrollTimer = null, upFrom = null, lastY = 0;
   var exitAt = 0;
   var tracked = [];            // track frames waiting for a connection (the latest 20)
@@ -257,7 +263,9 @@
     rawSend({ type: 'exit_intent' });
   }
   function pageState() {
-    shown = true;
+    shown = rejoined ? null : true; // after a reconnect, always say which
+    rejoined = false;
+    reported = location.href;
     activity();
     scrollSent = scrollMax;
     if (scrollMax) signal({ type: 'scroll', percent: scrollMax });
