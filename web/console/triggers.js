@@ -66,6 +66,10 @@
     event: { label: 'Custom event', type: 'event', def: () => ({ name: '', at_least: 1 }) },
   };
 
+  // Whether the server resolves countries (GET /v1/admin/trigger-rules says); without a GeoIP
+  // database country conditions never hold, and the editor says so where they are used.
+  let geoipEnabled = true;
+
   const KIND_HINTS = {
     country: 'Two-letter codes. The country comes from the server’s GeoIP database (docs/operations.md): without one, every visitor’s country is unknown and this condition never holds.',
     local_time: 'An IANA time zone such as Europe/Paris; no day ticked means every day; an empty end means midnight.',
@@ -370,6 +374,7 @@
       try {
         const [res] = await Promise.all([api('GET', '/v1/admin/trigger-rules'), names.loadQueues()]);
         this.list = res.rules || [];
+        geoipEnabled = res.geoip_enabled !== false;
       } catch (e) {
         toast(`Could not load the trigger rules: ${e.message}`, 'error');
       }
@@ -840,6 +845,9 @@
         h('div', { class: 'trg-cond-line' }, kinds, inputs,
           h('span', { class: 'trg-cond-end' }, h('label', { class: 'check trg-not', title: 'Invert this condition' }, negate, ' not'), del)),
         KIND_HINTS[row.kind] ? h('p', { class: 'field-hint' }, KIND_HINTS[row.kind]) : null,
+        row.kind === 'country' && !geoipEnabled
+          ? h('p', { class: 'field-warning', role: 'note', 'data-role': 'no-geoip' }, 'This server has no GeoIP database configured: every visitor’s country is unknown, so this condition never holds. Set geoip_database (docs/operations.md).')
+          : null,
         h('p', { class: 'field-error', role: 'alert', hidden: true }));
     }
 

@@ -36,7 +36,8 @@ async fn get_rules(
     let rules = app.triggers.rules_of(admin.org_id).await?;
     let mut list: Vec<&Rule> = rules.rules().iter().collect();
     list.sort_by_key(|r| r.id);
-    Ok(Json(json!({ "rules": list })))
+    // Without a GeoIP database every country is unknown: the editor warns on country conditions.
+    Ok(Json(json!({ "rules": list, "geoip_enabled": app.geoip.is_enabled() })))
 }
 
 #[derive(Deserialize)]
