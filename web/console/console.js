@@ -1556,10 +1556,27 @@
   // ---------------------------------------------------------------------------------------------
   // What the other screens (pages.js: live visitors, history, administration) share with this one.
 
+  // A form field: label, input, optional hint and an error line (announced when it appears), all
+  // tied together for screen readers. `attrs` marks the wrapper so errors can find it
+  // (`data-field` in the admin forms, `data-path` in the rule editor).
+  let fieldIds = 0;
+  function labelledField(attrs, labelText, input, hint) {
+    const id = input.id || `field-${++fieldIds}`;
+    input.id = id;
+    const errId = `${id}-error`;
+    const hintId = hint ? `${id}-hint` : null;
+    input.setAttribute('aria-describedby', [hintId, errId].filter(Boolean).join(' '));
+    return h('div', { class: 'field', ...attrs },
+      labelText ? h('label', { for: id }, labelText) : null,
+      input,
+      hint ? h('p', { id: hintId, class: 'field-hint' }, hint) : null,
+      h('p', { id: errId, class: 'field-error', role: 'alert', hidden: true }));
+  }
+
   const hooks = { frame: [], start: [], stop: [] };
   window.BeckonConsole = {
     h, clear, api, request, toast, announce, fmtTime, fmtDateTime, fmtWaiting, fmtDuration,
-    displayableContext, state, hooks,
+    displayableContext, state, hooks, labelledField,
     isConnected: () => conn.ready,
     countryName,
   };

@@ -86,18 +86,7 @@
   }
 
   // Field-level errors: a wrapper `[data-field="name"]` holds the input and a `.field-error`.
-  function field(name, labelText, input, hint) {
-    const id = input.id || nextId('f');
-    input.id = id;
-    const errId = `${id}-error`;
-    const hintId = hint ? `${id}-hint` : null;
-    input.setAttribute('aria-describedby', [hintId, errId].filter(Boolean).join(' '));
-    return h('div', { class: 'field', 'data-field': name },
-      labelText ? h('label', { for: id }, labelText) : null,
-      input,
-      hint ? h('p', { id: hintId, class: 'field-hint' }, hint) : null,
-      h('p', { id: errId, class: 'field-error', hidden: true }));
-  }
+  const field = (name, labelText, input, hint) => B.labelledField({ 'data-field': name }, labelText, input, hint);
 
   function clearErrors(form) {
     for (const e of form.querySelectorAll('.field-error')) { e.hidden = true; e.textContent = ''; }

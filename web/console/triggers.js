@@ -169,18 +169,7 @@
   const clone = (v) => JSON.parse(JSON.stringify(v));
 
   // Field errors: an element with `data-path` holds the input(s) and a direct `.field-error`.
-  function fieldBox(path, labelText, input, hint) {
-    const id = input.id || nextId('f');
-    input.id = id;
-    const errId = `${id}-error`;
-    const hintId = hint ? `${id}-hint` : null;
-    input.setAttribute('aria-describedby', [hintId, errId].filter(Boolean).join(' '));
-    return h('div', { class: 'field', 'data-path': path },
-      labelText ? h('label', { for: id }, labelText) : null,
-      input,
-      hint ? h('p', { id: hintId, class: 'field-hint' }, hint) : null,
-      h('p', { id: errId, class: 'field-error', role: 'alert', hidden: true }));
-  }
+  const fieldBox = (path, labelText, input, hint) => B.labelledField({ 'data-path': path }, labelText, input, hint);
 
   function clearFieldErrors(root) {
     for (const e of root.querySelectorAll('.field-error')) { e.hidden = true; e.textContent = ''; }

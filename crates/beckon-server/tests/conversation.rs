@@ -257,15 +257,8 @@ async fn the_agent_sees_who_the_visitor_is_and_what_they_browsed() {
     agent.expect("offer").await.unwrap();
 
     let cookie = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
-    let panel: serde_json::Value = reqwest::Client::new()
-        .get(app.http(&format!("/v1/agent/conversations/{cid}/visitor")))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let panel: serde_json::Value =
+        app.get_json(&format!("/v1/agent/conversations/{cid}/visitor"), &cookie).await;
     let titles: Vec<_> =
         panel["pages"].as_array().unwrap().iter().map(|p| p["title"].as_str().unwrap()).collect();
     assert_eq!(titles, ["Home", "Surface Book", "Support"]);
@@ -337,15 +330,7 @@ async fn an_agent_transfers_a_chat_to_a_colleague_with_a_note_the_visitor_never_
     let bad = alex.request(json!({"type": "transfer", "conversation_id": cid})).await.unwrap();
     assert_eq!(bad["code"], "invalid_field");
     let cookie = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
-    let dir: serde_json::Value = reqwest::Client::new()
-        .get(app.http("/v1/agent/directory"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let dir: serde_json::Value = app.get_json("/v1/agent/directory", &cookie).await;
     let sam_entry = dir["agents"].as_array().unwrap().iter().find(|a| a["name"] == "Sam").unwrap().clone();
     assert_eq!(sam_entry["presence"], "available");
     assert_eq!(dir["queues"][0]["name"], "General");

@@ -21,15 +21,9 @@ async fn active_chat(app: &TestApp) -> (WsClient, WsClient, String, i64) {
 
 async fn stored_messages(app: &TestApp, cid: i64) -> Vec<Value> {
     let cookie = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
-    let body: Value = reqwest::Client::new()
-        .get(app.http(&format!("/v1/agent/conversations/{cid}/messages?after_seq=0&limit=1000")))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app
+        .get_json(&format!("/v1/agent/conversations/{cid}/messages?after_seq=0&limit=1000"), &cookie)
+        .await;
     body["messages"].as_array().unwrap().clone()
 }
 

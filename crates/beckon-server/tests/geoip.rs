@@ -15,15 +15,7 @@ async fn country_seen_by_agent(app: &TestApp, forwarded_for: &str) -> Value {
     let cid = chat["conversation"]["id"].as_i64().unwrap();
     agent.expect("offer").await.unwrap();
     let cookie = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
-    let panel: Value = reqwest::Client::new()
-        .get(app.http(&format!("/v1/agent/conversations/{cid}/visitor")))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let panel: Value = app.get_json(&format!("/v1/agent/conversations/{cid}/visitor"), &cookie).await;
     panel["visit"]["country"].clone()
 }
 

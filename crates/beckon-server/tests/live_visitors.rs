@@ -28,15 +28,7 @@ async fn agents_watch_visitors_live_and_invite_them() {
     assert!(arrived["visitor"]["conversation_id"].is_null());
 
     let cookie = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
-    let list: Value = reqwest::Client::new()
-        .get(app.http("/v1/agent/visitors"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/v1/agent/visitors", &cookie).await;
     assert_eq!(list["visitors"].as_array().unwrap().len(), 1);
     assert_eq!(list["visitors"][0]["visitor_id"], vid);
 

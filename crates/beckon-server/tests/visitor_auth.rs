@@ -375,15 +375,8 @@ async fn trigger_rules_see_the_signed_in_identity_and_its_context() {
     let (mut v, welcome) = app.new_visitor().await;
     // Anonymous: the rule does not hold, even when the page claims the tier itself.
     v.send(json!({"type": "set_context", "context": {"Tier": "gold"}})).await.unwrap();
-    let why: Value = reqwest::Client::new()
-        .get(app.http(&format!("/v1/agent/visitors/{}/why", welcome["visitor_id"])))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let why: Value =
+        app.get_json(&format!("/v1/agent/visitors/{}/why", welcome["visitor_id"]), &cookie).await;
     assert_eq!(why["rules"][0]["verdict"]["kind"], "no_match", "{why}");
     // Signed in: the token's identity and `lwicontexts` make it fire, with the token's case.
     let f = v

@@ -22,15 +22,7 @@ async fn the_visitor_panel_names_the_invite_behind_a_proactive_chat() {
         .await
         .unwrap();
     let id = chat["conversation"]["id"].clone();
-    let panel: Value = reqwest::Client::new()
-        .get(app.http(&format!("/v1/agent/conversations/{id}/visitor")))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let panel: Value = app.get_json(&format!("/v1/agent/conversations/{id}/visitor"), &cookie).await;
     assert_eq!(panel["invite"]["invite_id"], "inv-7");
     assert_eq!(panel["invite"]["source"], "sdk");
     assert_eq!(panel["invite"]["message"], "Need a hand with your case?");
@@ -39,15 +31,7 @@ async fn the_visitor_panel_names_the_invite_behind_a_proactive_chat() {
     let (mut v2, _) = app.new_visitor().await;
     let chat = v2.request(json!({"type": "start_chat", "proactive": false})).await.unwrap();
     let id = chat["conversation"]["id"].clone();
-    let panel: Value = reqwest::Client::new()
-        .get(app.http(&format!("/v1/agent/conversations/{id}/visitor")))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let panel: Value = app.get_json(&format!("/v1/agent/conversations/{id}/visitor"), &cookie).await;
     assert_eq!(panel["invite"], Value::Null);
 }
 
@@ -76,15 +60,7 @@ async fn an_invite_from_a_trigger_rule_is_named_after_the_rule() {
     let chat =
         v.request(json!({"type": "start_chat", "proactive": true, "invite_id": "srv-1"})).await.unwrap();
     let id = chat["conversation"]["id"].clone();
-    let panel: Value = reqwest::Client::new()
-        .get(app.http(&format!("/v1/agent/conversations/{id}/visitor")))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let panel: Value = app.get_json(&format!("/v1/agent/conversations/{id}/visitor"), &cookie).await;
     assert_eq!(panel["invite"]["source"], "rule:5");
     assert_eq!(panel["invite"]["rule_name"], "Open case on the support page");
 }

@@ -121,6 +121,13 @@ impl TestApp {
         (v, welcome)
     }
 
+    /// `GET path` as the agent whose session `cookie` is; the JSON body (panics unless 2xx).
+    pub async fn get_json(&self, path: &str, cookie: &str) -> Value {
+        let res = reqwest::Client::new().get(self.http(path)).header("cookie", cookie).send().await.unwrap();
+        assert!(res.status().is_success(), "GET {path}: {}", res.status());
+        res.json().await.unwrap()
+    }
+
     /// Signs in and returns the session cookie header value.
     pub async fn sign_in(&self, email: &str, password: &str) -> anyhow::Result<String> {
         let res = reqwest::Client::new()
