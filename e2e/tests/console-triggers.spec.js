@@ -182,6 +182,7 @@ test('the invite analytics show the rule with its funnel, a chart and a CSV link
   await expect(row.locator('th')).toHaveText(RULE);
   await expect(row.locator('[data-col="shown"]')).toHaveText('1');
   await expect(row.locator('[data-col="offered"]')).toHaveText('1');
+  await expect(row.locator('[data-col="eligible"]')).toHaveText('2');
   await expect(row.locator('[data-col="accepted"]')).toHaveText('0');
   await expect(row.locator('[data-col="suppressed"]')).toContainText('no free agent');
   await expect(row.locator('[data-col="acceptance"]')).toHaveText('0%');
@@ -192,7 +193,7 @@ test('the invite analytics show the rule with its funnel, a chart and a CSV link
   const href = await page.getByRole('link', { name: 'Download CSV' }).getAttribute('href');
   const csv = await page.request.get(`${server.url}${href}`);
   expect(csv.headers()['content-type']).toContain('text/csv');
-  expect(await csv.text()).toContain(`,rule:${ruleId},1,1,0,`);
+  expect(await csv.text()).toContain(`,rule:${ruleId},2,1,1,0,`); // eligible 2 = offered 1 + held back 1
   await shot(page, 'triggers-analytics-desktop');
 });
 

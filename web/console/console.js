@@ -1282,7 +1282,7 @@
       cur ? row('Current page', pageLine(cur)) : row('Current page', 'Unknown'),
       v ? row('Time on site', h('span', { class: 'ticker', 'data-since': v.started_at, 'data-format': 'duration' }, fmtDuration(Date.now() - v.started_at))) : null,
       row('Visit', v ? `${ordinal(v.number)} visit` + (summary.visits > 1 ? ` (${summary.visits} in all)` : '') : '—'),
-      row('Country', v && v.country ? countryName(v.country) : 'Unknown'),
+      row('Country', v && v.country ? (v.city ? `${v.city}, ${countryName(v.country)}` : countryName(v.country)) : 'Unknown'),
       row('Browser', device || 'Unknown'),
       v && v.language ? row('Language', v.language) : null));
     const pages = Array.isArray(d.pages) ? d.pages.slice().reverse() : [];

@@ -1396,10 +1396,10 @@
     render(rows, ruleNames, from, to) {
       const bySource = new Map();
       const byDay = new Map();
-      const zero = () => ({ offered: 0, shown: 0, accepted: 0, declined: 0, expired: 0, suppressed: {}, conversations: 0, answered: 0 });
+      const zero = () => ({ eligible: 0, offered: 0, shown: 0, accepted: 0, declined: 0, expired: 0, suppressed: {}, conversations: 0, answered: 0 });
       for (const r of rows) {
         const s = bySource.get(r.source) || zero();
-        for (const k of ['offered', 'shown', 'accepted', 'declined', 'expired', 'conversations', 'answered']) s[k] += r[k] || 0;
+        for (const k of ['eligible', 'offered', 'shown', 'accepted', 'declined', 'expired', 'conversations', 'answered']) s[k] += r[k] || 0;
         for (const [reason, n] of Object.entries(r.suppressed || {})) s.suppressed[reason] = (s.suppressed[reason] || 0) + n;
         bySource.set(r.source, s);
         const d = byDay.get(r.day) || { shown: 0, accepted: 0 };
@@ -1416,13 +1416,14 @@
       clear(this.table);
       if (!bySource.size) return;
       const order = [...bySource.entries()].sort((a, b) => b[1].shown - a[1].shown || b[1].offered - a[1].offered || a[0].localeCompare(b[0]));
-      const cols = ['Source', 'Offered', 'Shown', 'Accepted', 'Declined', 'Expired', 'Suppressed', 'Conversations', 'Acceptance', 'Conversion'];
+      const cols = ['Source', 'Eligible', 'Offered', 'Shown', 'Accepted', 'Declined', 'Expired', 'Suppressed', 'Conversations', 'Acceptance', 'Conversion'];
       const tbody = h('tbody');
       for (const [source, s] of order) {
         const sup = Object.entries(s.suppressed).sort((a, b) => b[1] - a[1]);
         const supTotal = sup.reduce((n, [, x]) => n + x, 0);
         tbody.append(h('tr', { 'data-source': source },
           h('th', { scope: 'row' }, sourceLabel(source, ruleNames)),
+          h('td', { 'data-col': 'eligible', title: 'Due: sent, or held back by a limit' }, String(s.eligible)),
           h('td', { 'data-col': 'offered' }, String(s.offered)),
           h('td', { 'data-col': 'shown' }, String(s.shown)),
           h('td', { 'data-col': 'accepted' }, String(s.accepted)),

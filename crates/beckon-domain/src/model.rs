@@ -206,6 +206,12 @@ pub struct VisitMeta {
     pub language: Option<String>,
     /// ISO 3166-1 alpha-2 country code, when it could be resolved.
     pub country: Option<String>,
+    /// The city, when the GeoIP database has cities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// The address itself: only when the admin turned on `retain_visitor_ip`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
 }
 
 /// A page a visitor viewed.

@@ -44,6 +44,8 @@ fn parse_user_agent(ua: &str) -> VisitMeta {
         device: Some(device.to_owned()),
         language: None,
         country: None,
+        city: None,
+        ip: None,
     }
 }
 

@@ -31,6 +31,9 @@ pub struct Settings {
     pub geoip_database: Option<std::path::PathBuf>,
     /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Store each visit's IP address (for agents and exports). Off: only the country and city
+    /// resolved from it are kept.
+    pub retain_visitor_ip: bool,
     /// An offer not accepted within this time goes to the next agent.
     pub offer_timeout_secs: u32,
     /// An agent whose consoles all closed stays available this long (a reload, a network blip).
@@ -89,6 +92,7 @@ impl Default for Settings {
             presence_grace_secs: 15,
             geoip_database: None,
             trusted_proxies: Vec::new(),
+            retain_visitor_ip: false,
             ws: WsSettings::default(),
             triggers: beckon_triggers::EngineSettings::default(),
         }

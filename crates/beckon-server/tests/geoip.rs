@@ -1,10 +1,14 @@
 //! Countries from the real (CC0) GeoIP database, believing `X-Forwarded-For` only from trusted
-//! proxies; only the country is stored.
+//! proxies; only the place is stored, the address only when the admin turned retention on.
 
 use beckon_testkit::*;
 use serde_json::{Value, json};
 
 async fn country_seen_by_agent(app: &TestApp, forwarded_for: &str) -> Value {
+    visit_seen_by_agent(app, forwarded_for).await["country"].clone()
+}
+
+async fn visit_seen_by_agent(app: &TestApp, forwarded_for: &str) -> Value {
     let mut agent = app.available_agent().await;
     let mut v =
         WsClient::connect_with_headers(&app.ws_url("/v1/visitor/ws"), &[("x-forwarded-for", forwarded_for)])
@@ -16,7 +20,7 @@ async fn country_seen_by_agent(app: &TestApp, forwarded_for: &str) -> Value {
     agent.expect("offer").await.unwrap();
     let cookie = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
     let panel: Value = app.get_json(&format!("/v1/agent/conversations/{cid}/visitor"), &cookie).await;
-    panel["visit"]["country"].clone()
+    panel["visit"].clone()
 }
 
 #[tokio::test]
@@ -38,4 +42,19 @@ async fn the_country_comes_from_the_forwarded_address_of_a_trusted_proxy_only() 
     // And with no database at all, no country.
     let none = spawn_app_with(|s| s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
     assert_eq!(country_seen_by_agent(&none, "8.8.8.8").await, Value::Null);
+}
+
+#[tokio::test]
+async fn the_address_is_stored_only_when_the_admin_keeps_addresses() {
+    let trusting =
+        |s: &mut beckon_server::config::Settings| s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    let default = spawn_app_with(trusting).await;
+    let visit = visit_seen_by_agent(&default, "203.0.113.9").await;
+    assert!(visit.get("ip").is_none(), "no address kept by default: {visit}");
+    let keeping = spawn_app_with(|s| {
+        trusting(s);
+        s.retain_visitor_ip = true;
+    })
+    .await;
+    assert_eq!(visit_seen_by_agent(&keeping, "203.0.113.9").await["ip"], "203.0.113.9");
 }

@@ -148,6 +148,7 @@ async fn admins_read_the_invite_funnel_as_json_and_csv() {
         (Some(1), Some(1), Some(1), Some(1))
     );
     assert_eq!(r["suppressed"]["chat_active"], 1);
+    assert_eq!(r["eligible"], 2, "shown, plus the one held back");
     assert_eq!(r["acceptance_rate"], 1.0);
     let csv = http
         .get(app.http("/v1/admin/analytics/invites?format=csv"))
@@ -158,7 +159,7 @@ async fn admins_read_the_invite_funnel_as_json_and_csv() {
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     assert_eq!(
         csv.text().await.unwrap(),
-        "day,source,offered,shown,accepted,declined,expired,suppressed,conversations,answered\n2026-01-01,sdk,0,1,1,0,0,1,1,1\n"
+        "day,source,eligible,offered,shown,accepted,declined,expired,suppressed,conversations,answered\n2026-01-01,sdk,2,0,1,1,0,0,1,1,1\n"
     );
 
     // Agents without the admin role may not.

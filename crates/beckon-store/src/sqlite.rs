@@ -481,8 +481,7 @@ fn visitor_row(r: &SqliteRow) -> Result<Visitor> {
     })
 }
 
-const VISIT_COLS: &str =
-    "visit_id, visitor_id, number, started_at, last_activity_at, browser, os, device, language, country";
+const VISIT_COLS: &str = "visit_id, visitor_id, number, started_at, last_activity_at, browser, os, device, language, country, city, ip";
 
 fn visit_row(r: &SqliteRow) -> Result<Visit> {
     Ok(Visit {
@@ -497,6 +496,8 @@ fn visit_row(r: &SqliteRow) -> Result<Visit> {
             device: r.try_get("device")?,
             language: r.try_get("language")?,
             country: r.try_get("country")?,
+            city: r.try_get("city")?,
+            ip: r.try_get("ip")?,
         },
     })
 }
@@ -971,13 +972,16 @@ impl Store for SqliteStore {
 
     async fn set_visit_meta(&self, visit: VisitId, meta: &VisitMeta) -> Result<()> {
         sqlx::query(
-            "update visit set browser = ?, os = ?, device = ?, language = ?, country = ? where visit_id = ?",
+            "update visit set browser = ?, os = ?, device = ?, language = ?, country = ?, city = ?, ip = ?
+             where visit_id = ?",
         )
         .bind(meta.browser.as_deref())
         .bind(meta.os.as_deref())
         .bind(meta.device.as_deref())
         .bind(meta.language.as_deref())
         .bind(meta.country.as_deref())
+        .bind(meta.city.as_deref())
+        .bind(meta.ip.as_deref())
         .bind(visit.0)
         .execute(&self.write)
         .await?;

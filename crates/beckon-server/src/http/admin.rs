@@ -206,6 +206,7 @@ async fn invite_funnel(
                 .iter()
                 .map(|r| {
                     let mut v = serde_json::to_value(r).expect("rows serialise");
+                    v["eligible"] = json!(eligible(r));
                     v["acceptance_rate"] = json!(rate(r.accepted, r.shown));
                     v["conversion_rate"] = json!(rate(r.conversations, r.shown));
                     v
@@ -229,17 +230,24 @@ fn rate(part: i64, whole: i64) -> Option<f64> {
     (whole > 0).then(|| (part as f64 / whole as f64 * 1_000.0).round() / 1_000.0)
 }
 
+/// Invites that were due: sent (the page's own SDK invites are only reported once shown) or held
+/// back by a limit — the top of the funnel.
+fn eligible(r: &InviteFunnelRow) -> i64 {
+    r.offered.max(r.shown) + r.suppressed.values().sum::<i64>()
+}
+
 fn csv(rows: &[InviteFunnelRow]) -> String {
     let mut out = String::from(
-        "day,source,offered,shown,accepted,declined,expired,suppressed,conversations,answered\n",
+        "day,source,eligible,offered,shown,accepted,declined,expired,suppressed,conversations,answered\n",
     );
     for r in rows {
         let suppressed: i64 = r.suppressed.values().sum();
         // Sources are `sdk`, `agent:N` or `rule:N`: no commas or quotes to escape.
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{}\n",
             r.day,
             r.source,
+            eligible(r),
             r.offered,
             r.shown,
             r.accepted,

@@ -41,7 +41,11 @@ async fn visitor_ws(
 ) -> Response {
     let mut client = ClientInfo::from_headers(&headers);
     let ip = crate::geoip::client_ip(peer.ip(), &headers, &app.settings.trusted_proxies);
-    client.meta.country = app.geoip.lookup(ip).country;
+    let place = app.geoip.lookup(ip);
+    client.meta.country = place.country;
+    client.meta.city = place.city;
+    // The address itself is kept only if the admin asked for it; the place is enough otherwise.
+    client.meta.ip = app.settings.retain_visitor_ip.then(|| ip.to_string());
     configure(ws, &app.settings.ws).on_upgrade(move |socket| async move {
         let reg = app.hub.register(app.settings.ws.outbox_frames);
         let span = tracing::info_span!("visitor_ws", session = reg.id);
