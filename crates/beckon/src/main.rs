@@ -99,6 +99,7 @@ struct ServeArgs {
 /// jemalloc instead of the system allocator: with many thousand idle sockets whose small
 /// allocations were made on different threads, glibc's arenas kept about twice the memory
 /// (31.5 KB vs 15.4 KB per idle session at 5,000 sessions, docs/benchmarks.md).
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
