@@ -67,7 +67,8 @@ pub struct WsSettings {
     pub write_timeout_secs: u64,
     /// Largest frame or message accepted, in bytes.
     pub max_frame_bytes: usize,
-    /// Initial read buffer per socket (grows for a large frame, up to `max_frame_bytes`).
+    /// Initial read buffer per socket (grows for a large frame, up to `max_frame_bytes`). Small
+    /// on purpose: an idle socket keeps it, and visitors send small frames.
     pub read_buffer_bytes: usize,
     /// Bytes buffered before a write is flushed to the socket.
     pub write_buffer_bytes: usize,
@@ -107,7 +108,7 @@ impl Default for WsSettings {
             outbox_frames: 256,
             write_timeout_secs: 10,
             max_frame_bytes: 1 << 20,
-            read_buffer_bytes: 4 * 1024,
+            read_buffer_bytes: 512,
             write_buffer_bytes: 0,
             frames_per_second: 20,
             frame_burst: 100,

@@ -83,6 +83,7 @@ impl Application {
         );
         let triggers =
             triggers::Triggers::new(store.clone(), chat.clone(), timers.clone(), settings.triggers.clone());
+        tokio::spawn(triggers.clone().run_timers(shutdown.clone()));
         let live = Arc::new(live::LiveVisitors::new(bus));
         let geoip = match &settings.geoip_database {
             Some(path) => geoip::GeoIp::open(path)?,
@@ -106,6 +107,7 @@ impl Application {
             visitor_auth: Arc::new(visitor_auth::VisitorAuth::new(std::time::Duration::from_secs(
                 jwks_min_refresh_secs,
             ))),
+            widgets: Arc::default(),
             shutdown: shutdown.clone(),
             public_url,
         };

@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 
 pub struct LiveVisitors {
     bus: Arc<dyn Bus>,
-    visitors: Mutex<HashMap<VisitorId, LiveVisitor>>,
+    /// Boxed so that the map's (often half-empty) buckets hold pointers, not whole entries.
+    visitors: Mutex<HashMap<VisitorId, Box<LiveVisitor>>>,
 }
 
 impl LiveVisitors {
@@ -26,17 +27,18 @@ impl LiveVisitors {
     pub async fn connected(&self, fresh: LiveVisitor) {
         let updated = {
             let mut all = self.visitors.lock().expect("live lock");
-            let entry =
-                all.entry(fresh.visitor_id).or_insert_with(|| LiveVisitor { tabs: 0, ..fresh.clone() });
+            let entry = all
+                .entry(fresh.visitor_id)
+                .or_insert_with(|| Box::new(LiveVisitor { tabs: 0, ..fresh.clone() }));
             let tabs = entry.tabs + 1;
             let keep_page = fresh.page.is_none();
             let (page, since) = (entry.page.clone(), entry.page_since);
-            *entry = LiveVisitor { tabs, last_invite: entry.last_invite.clone(), ..fresh };
+            **entry = LiveVisitor { tabs, last_invite: entry.last_invite.clone(), ..fresh };
             if keep_page {
                 entry.page = page;
                 entry.page_since = since;
             }
-            entry.clone()
+            LiveVisitor::clone(entry)
         };
         self.publish(updated).await;
     }
@@ -46,12 +48,12 @@ impl LiveVisitors {
         let updated = {
             let mut all = self.visitors.lock().expect("live lock");
             let Some(v) = all.get_mut(&visitor) else { return };
-            let before = v.clone();
+            let before = LiveVisitor::clone(v);
             change(v);
-            if *v == before {
+            if **v == before {
                 return;
             }
-            v.clone()
+            LiveVisitor::clone(v)
         };
         self.publish(updated).await;
     }
@@ -82,13 +84,19 @@ impl LiveVisitors {
     }
 
     pub fn get(&self, visitor: VisitorId) -> Option<LiveVisitor> {
-        self.visitors.lock().expect("live lock").get(&visitor).cloned()
+        self.visitors.lock().expect("live lock").get(&visitor).map(|v| LiveVisitor::clone(v))
     }
 
     /// Everyone on the organisation's sites now, longest on the current page first.
     pub fn list(&self, org: OrgId) -> Vec<LiveVisitor> {
-        let mut list: Vec<_> =
-            self.visitors.lock().expect("live lock").values().filter(|v| v.org_id == org).cloned().collect();
+        let mut list: Vec<_> = self
+            .visitors
+            .lock()
+            .expect("live lock")
+            .values()
+            .filter(|v| v.org_id == org)
+            .map(|v| LiveVisitor::clone(v))
+            .collect();
         list.sort_by_key(|v| (v.page_since, v.visitor_id));
         list
     }

@@ -6,7 +6,7 @@
 //! widget's page views and signals, GeoIP, sign-in, chat state, and the target queues' capacity),
 //! the persisted history of invites shown and dismissed (keyed by the signed-in identity when
 //! there is one), the rules of each organisation (cached, replaced through the admin API), the
-//! per-queue pacing count, and one timer per visitor.
+//! per-queue pacing count, and each visitor's next wake-up (one schedule, one task, for all).
 //!
 //! Evaluation is event-driven: a page view, a signal (visibility, scroll, exit intent, a custom
 //! event, a context change), sign-in, a chat ending or an invite outcome re-evaluates that one
@@ -15,7 +15,7 @@
 //! at that instant. Nothing polls all visitors.
 
 use crate::chat::Chat;
-use crate::timers::Timers;
+use crate::timers::{Schedule, Timers};
 use beckon_domain::events::Invite;
 use beckon_domain::model::{PageView, Visit, Widget};
 use beckon_domain::{Context, OrgId, QueueId, Timestamp, VisitorId, WidgetId};
@@ -27,7 +27,7 @@ use beckon_triggers::{
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
-use tokio::task::AbortHandle;
+use tokio_util::sync::CancellationToken;
 
 /// How long a queue's capacity facts are reused before they are read again.
 const CAPACITY_TTL: Duration = Duration::from_millis(500);
@@ -78,7 +78,6 @@ struct Tracked {
     pending: Option<(RuleId, Timestamp)>,
     /// Suppressions already recorded on this page view, so each is counted once.
     suppressions_recorded: HashSet<(RuleId, &'static str)>,
-    timer: Option<AbortHandle>,
 }
 
 struct CachedCapacity {
@@ -94,12 +93,16 @@ pub struct Triggers {
     timers: Arc<Timers>,
     settings: EngineSettings,
     rules: Mutex<HashMap<OrgId, Arc<RuleSet>>>,
-    visitors: Mutex<HashMap<VisitorId, Tracked>>,
+    /// Boxed: the map's buckets then hold a pointer, not a whole `Tracked` (hundreds of bytes)
+    /// — a hash map keeps up to half its buckets empty, and there is one entry per live visitor.
+    visitors: Mutex<HashMap<VisitorId, Box<Tracked>>>,
     capacity: Mutex<HashMap<QueueId, CachedCapacity>>,
     /// Rule invites sent per queue in the last minute (pacing), oldest first.
     sent: Mutex<HashMap<QueueId, VecDeque<Timestamp>>>,
     /// Invites a rule sent: id → the rule's target queue (where an accepted chat goes).
     issued: Mutex<HashMap<String, Option<QueueId>>>,
+    /// When each visitor must be evaluated again with nothing else happening (see `run_timers`).
+    wake_ups: Schedule<VisitorId>,
     me: Weak<Triggers>,
 }
 
@@ -120,6 +123,7 @@ impl Triggers {
             capacity: Mutex::new(HashMap::new()),
             sent: Mutex::new(HashMap::new()),
             issued: Mutex::new(HashMap::new()),
+            wake_ups: Schedule::default(),
             me: me.clone(),
         })
     }
@@ -217,7 +221,7 @@ impl Triggers {
         };
         self.visitors.lock().expect("visitors lock").insert(
             a.visitor,
-            Tracked {
+            Box::new(Tracked {
                 org: a.widget.org_id,
                 widget: a.widget.id,
                 tabs: 1,
@@ -227,8 +231,7 @@ impl Triggers {
                 showing: None,
                 pending: None,
                 suppressions_recorded: HashSet::new(),
-                timer: None,
-            },
+            }),
         );
         // After a server restart a reconnecting widget is new to this node: its time on the page
         // counts again from now (the counts come from the store, which did not count it again).
@@ -251,9 +254,7 @@ impl Triggers {
         if t.tabs > 0 {
             return;
         }
-        if let Some(timer) = t.timer.take() {
-            timer.abort();
-        }
+        self.wake_ups.set(visitor, None);
         let Some(me) = self.me.upgrade() else {
             all.remove(&visitor);
             return;
@@ -528,7 +529,7 @@ impl Triggers {
             if let Some(until) = t.showing.as_ref().map(|s| s.2) {
                 wake = earliest(wake, Some(until));
             }
-            self.arm(t, visitor, wake.filter(|w| *w > now));
+            self.arm(visitor, wake.filter(|w| *w > now));
         }
         let widget = self.visitors.lock().expect("visitors lock").get(&visitor).map(|t| t.widget);
         if let Some(widget) = widget {
@@ -566,21 +567,25 @@ impl Triggers {
         }
     }
 
-    /// One timer per visitor, re-armed on every evaluation.
-    fn arm(&self, t: &mut Tracked, visitor: VisitorId, at: Option<Timestamp>) {
-        if let Some(old) = t.timer.take() {
-            old.abort();
-        }
-        let (Some(at), Some(me)) = (at, self.me.upgrade()) else { return };
-        let task = tokio::spawn(async move {
-            me.timers.sleep_until(at).await;
-            // This task is the visitor's timer until the evaluation re-arms it.
-            if let Some(t) = me.visitors.lock().expect("visitors lock").get_mut(&visitor) {
-                t.timer = None;
+    /// The visitor's next wake-up, replaced on every evaluation.
+    fn arm(&self, visitor: VisitorId, at: Option<Timestamp>) {
+        self.wake_ups.set(visitor, at);
+    }
+
+    /// Evaluates each visitor when its wake-up is due (a time condition may hold now). One task
+    /// for all visitors; each due evaluation runs in its own task so a slow one delays no other.
+    /// Runs until `shutdown`.
+    pub async fn run_timers(self: Arc<Self>, shutdown: CancellationToken) {
+        loop {
+            let due = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                due = self.wake_ups.next_due(&self.timers) => due,
+            };
+            for visitor in due {
+                let me = self.clone();
+                tokio::spawn(async move { me.evaluate(visitor).await });
             }
-            me.evaluate(visitor).await;
-        });
-        t.timer = Some(task.abort_handle());
+        }
     }
 
     fn fill_pacing(&self, queues: &mut BTreeMap<QueueId, QueueFacts>, now: Timestamp) {

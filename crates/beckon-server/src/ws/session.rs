@@ -7,7 +7,7 @@
 //!
 //! Guarantees: a client that sends nothing (not even a pong) for `idle_timeout` is closed; a
 //! write that does not complete within `write_timeout` ends the session; a full inbox (the hub
-//! cancels `kill`) ends it; on shutdown the client gets close code 1001 and reconnects elsewhere.
+//! kills the inbox) ends it; on shutdown the client gets close code 1001 and reconnects elsewhere.
 //! A client sending faster than `frames_per_second` (beyond a burst of `frame_burst`) gets
 //! `rate_limited` errors for the extra frames, which are not processed; the socket stays open.
 
@@ -60,8 +60,8 @@ pub enum Ended {
 }
 
 pub async fn run<S, E, H>(
-    socket: S,
-    mut reg: Registration,
+    mut socket: S,
+    reg: Registration,
     handler: &mut H,
     cfg: &WsSettings,
     shutdown: CancellationToken,
@@ -70,7 +70,8 @@ where
     S: Sink<Message> + Stream<Item = Result<Message, E>> + Send + Unpin,
     H: Handler,
 {
-    let (mut sink, mut stream) = socket.split();
+    // The socket is not split into halves: reads happen only inside `select!` and writes only
+    // outside it, so one `&mut` does, and an idle socket saves the split's shared allocation.
     let write_timeout = Duration::from_secs(cfg.write_timeout_secs);
     let idle_timeout = Duration::from_secs(cfg.idle_timeout_secs);
     let ping_every = Duration::from_secs(cfg.ping_interval_secs.max(1));
@@ -83,20 +84,16 @@ where
     Box::pin(handler.on_start(&mut out)).await;
 
     let ended = loop {
-        if let Some(ended) = flush(&mut sink, &mut out, write_timeout).await {
+        if let Some(ended) = flush(&mut socket, &mut out, write_timeout).await {
             break ended;
         }
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => {
-                close(&mut sink, 1001, "server restarting", write_timeout).await;
+                close(&mut socket, 1001, "server restarting", write_timeout).await;
                 break Ended::Shutdown;
             }
-            _ = reg.kill.cancelled() => {
-                close(&mut sink, 1008, "client too slow", write_timeout).await;
-                break Ended::TooSlow;
-            }
-            incoming = stream.next() => {
+            incoming = socket.next() => {
                 match incoming {
                     Some(Ok(Message::Text(text))) => {
                         last_heard = Instant::now();
@@ -115,13 +112,19 @@ where
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break Ended::ClientClosed,
                 }
             }
-            Some(envelope) = reg.inbox.recv() => Box::pin(handler.on_event(&envelope, &mut out)).await,
+            next = reg.inbox.next() => match next {
+                Some(envelope) => Box::pin(handler.on_event(&envelope, &mut out)).await,
+                None => {
+                    close(&mut socket, 1008, "client too slow", write_timeout).await;
+                    break Ended::TooSlow;
+                }
+            },
             _ = ping.tick() => {
                 if last_heard.elapsed() >= idle_timeout {
-                    close(&mut sink, 1000, "idle", write_timeout).await;
+                    close(&mut socket, 1000, "idle", write_timeout).await;
                     break Ended::Idle;
                 }
-                if !matches!(timeout(write_timeout, sink.send(Message::Ping(Default::default()))).await, Ok(Ok(()))) {
+                if !matches!(timeout(write_timeout, socket.send(Message::Ping(Default::default()))).await, Ok(Ok(()))) {
                     break Ended::WriteFailed;
                 }
             }

@@ -22,6 +22,7 @@ use beckon_domain::*;
 use beckon_store::{NewInviteEvent, NewPageView, StoreError};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 const MAX_URL: usize = 2_048;
 const MAX_TITLE: usize = 512;
@@ -48,7 +49,7 @@ pub struct VisitorSession {
 }
 
 struct Ready {
-    widget: Widget,
+    widget: Arc<Widget>,
     visitor: Visitor,
     visit: Visit,
     conversation: Option<ConversationId>,
@@ -85,6 +86,7 @@ impl VisitorSession {
             out.error("unknown_widget", "no widget has this id; check data-app-id", rid);
             return Ok(());
         };
+        let widget = self.app.widgets.share(widget);
         if !widget.allows_origin(self.client.origin.as_deref()) {
             out.error("origin_not_allowed", "this site is not allowed to use this widget", rid);
             out.close = Some((1008, "origin not allowed"));
