@@ -7,7 +7,8 @@
 //     the evaluation of widget.js plus every task the widget's own code ran (its timers, its
 //     WebSocket and DOM event handlers) until the welcome frame has been handled;
 //   - layout shift on the host page (PerformanceObserver 'layout-shift').
-// Usage (from e2e/): node lib/measure-perf.js [runs]   (E2E_BECKON_BIN picks the binary)
+// Usage (from e2e/): node lib/measure-perf.js [runs]   (E2E_BECKON_BIN picks the binary;
+// PERF_DETAIL=1 also prints, for the last run, each task counted and what ran in it)
 'use strict';
 const http = require('node:http');
 const fs = require('node:fs');
@@ -41,7 +42,9 @@ function site(beckonUrl) {
 function widgetMainThread(trace) {
   const events = JSON.parse(trace.toString('utf8')).traceEvents || [];
   const isWidget = (url) => typeof url === 'string' && /\/widget(\/chat)?\.js/.test(url);
-  const ms = (e) => (e.dur || 0) / 1000;
+  // Wall time by default; PERF_CPU=1 uses the thread's CPU time (`tdur`), which leaves out the
+  // time the main thread was descheduled (on a 2-core machine, much of the run-to-run noise).
+  const ms = process.env.PERF_CPU ? (e) => (e.tdur ?? e.dur ?? 0) / 1000 : (e) => (e.dur || 0) / 1000;
   // The renderer main thread: where widget.js was evaluated.
   const evals = events.filter((e) => e.name === 'EvaluateScript' && isWidget(e.args && e.args.data && e.args.data.url));
   if (!evals.length) throw new Error('no EvaluateScript of widget.js in the trace');
@@ -58,7 +61,27 @@ function widgetMainThread(trace) {
   const widgetTasks = tasks.filter((t) => calls.some((c) => inside(t, c)) && !evals.some((ev) => inside(t, ev)));
   const scriptOnly = evals.reduce((s, e) => s + ms(e), 0) + calls.reduce((s, e) => s + ms(e), 0);
   const withTasks = evals.reduce((s, e) => s + ms(e), 0) + widgetTasks.reduce((s, e) => s + ms(e), 0);
+  // Per task: what ran in it (events dispatched, widget functions, style and layout), for
+  // PERF_DETAIL=1.
+  const detail = widgetTasks.map((t) => {
+    const within = main.filter((e) => e !== t && inside(t, e));
+    const sum = (names) => within.filter((e) => names.includes(e.name)).reduce((s, e) => s + ms(e), 0);
+    const events = [...new Set(within.filter((e) => e.name === 'EventDispatch').map((e) => e.args.data.type))];
+    const fns = [...new Set(calls.filter((c) => inside(t, c)).map((c) => c.args.data.functionName || '(anonymous)'))];
+    return {
+      ms: +ms(t).toFixed(2),
+      events: events.join(','),
+      widgetFns: fns.join(','),
+      widgetScriptMs: +calls.filter((c) => inside(t, c)).reduce((s, e) => s + ms(e), 0).toFixed(2),
+      allScriptMs: +sum(['FunctionCall', 'EvaluateScript', 'v8.run']).toFixed(2),
+      styleLayoutMs: +sum(['UpdateLayoutTree', 'Layout', 'RecalculateStyles']).toFixed(2),
+      paintMs: +sum(['Paint', 'PrePaint', 'Layerize', 'UpdateLayer', 'CompositeLayers', 'Commit']).toFixed(2),
+      longest: within.filter((e) => e.dur >= 300).sort((a, b) => b.dur - a.dur).slice(0, 8)
+        .map((e) => `${e.name} ${ms(e).toFixed(2)}`).join('; '),
+    };
+  });
   return {
+    detail,
     evaluate: evals.reduce((s, e) => s + ms(e), 0),
     compile: compile.reduce((s, e) => s + ms(e), 0),
     functionCalls: calls.length,
@@ -105,6 +128,7 @@ async function main() {
         return { loaded: res.responseEnd, ready: window.perf.ready, shift: window.perf.shifts.reduce((s, e) => s + e.value, 0) };
       });
       const t = widgetMainThread(trace);
+      if (process.env.PERF_DETAIL && i > 0) console.log(JSON.stringify(t.detail.map((d) => [d.widgetFns, d.ms, d.widgetScriptMs, d.styleLayoutMs])), t.evaluate.toFixed(2));
       if (i > 0) { // the first run warms the server and the browser's caches of the binary
         ready.push(m.ready - m.loaded); shifts.push(m.shift);
         evaluate.push(t.evaluate); scriptOnly.push(t.scriptOnly); withTasks.push(t.withTasks); tasks.push(t.tasks);
