@@ -46,11 +46,16 @@ async fn visitor_ws(
     client.meta.city = place.city;
     // The address itself is kept only if the admin asked for it; the place is enough otherwise.
     client.meta.ip = app.settings.retain_visitor_ip.then(|| ip.to_string());
-    configure(ws, &app.settings.ws).on_upgrade(move |socket| async move {
-        let reg = app.hub.register(app.settings.ws.outbox_frames);
+    // Everything the socket's task needs is made here and moved in once: a value the task
+    // moved on again (into the session) would keep a second slot in the task's future, and one
+    // such task lives as long as each visitor's page.
+    let settings = app.settings.clone();
+    let shutdown = app.shutdown.clone();
+    let reg = app.hub.register(settings.ws.outbox_frames);
+    let mut handler = visitor::VisitorSession::new(app, reg.id, client);
+    configure(ws, &settings.ws).on_upgrade(move |mut socket| async move {
         let span = tracing::info_span!("visitor_ws", session = reg.id);
-        let mut handler = visitor::VisitorSession::new(app.clone(), reg.id, client);
-        let ended = session::run(socket, reg, &mut handler, &app.settings.ws, app.shutdown.clone())
+        let ended = session::run(&mut socket, reg, &mut handler, &settings.ws, shutdown)
             .instrument(span.clone())
             .await;
         span.in_scope(|| tracing::debug!(?ended, "visitor socket closed"));
@@ -62,11 +67,11 @@ async fn agent_ws(
     CurrentAgent(agent): CurrentAgent,
     ws: WebSocketUpgrade,
 ) -> Response {
-    configure(ws, &app.settings.ws).on_upgrade(move |socket| async move {
+    configure(ws, &app.settings.ws).on_upgrade(move |mut socket| async move {
         let reg = app.hub.register(app.settings.ws.outbox_frames);
         let span = tracing::info_span!("agent_ws", session = reg.id, agent = %agent.id);
         let mut handler = agent::AgentSession::new(app.clone(), reg.id, agent);
-        let ended = session::run(socket, reg, &mut handler, &app.settings.ws, app.shutdown.clone())
+        let ended = session::run(&mut socket, reg, &mut handler, &app.settings.ws, app.shutdown.clone())
             .instrument(span.clone())
             .await;
         span.in_scope(|| tracing::info!(?ended, "agent socket closed"));

@@ -60,7 +60,7 @@ pub enum Ended {
 }
 
 pub async fn run<S, E, H>(
-    mut socket: S,
+    socket: &mut S,
     reg: Registration,
     handler: &mut H,
     cfg: &WsSettings,
@@ -70,8 +70,10 @@ where
     S: Sink<Message> + Stream<Item = Result<Message, E>> + Send + Unpin,
     H: Handler,
 {
-    // The socket is not split into halves: reads happen only inside `select!` and writes only
-    // outside it, so one `&mut` does, and an idle socket saves the split's shared allocation.
+    // The socket is borrowed, not moved in, so that the caller's task holds it once (a moved
+    // argument keeps its slot in the caller's future as well). It is not split into halves:
+    // reads happen only inside `select!` and writes only outside it, so one `&mut` does, and an
+    // idle socket saves the split's shared allocation.
     let write_timeout = Duration::from_secs(cfg.write_timeout_secs);
     let idle_timeout = Duration::from_secs(cfg.idle_timeout_secs);
     let ping_every = Duration::from_secs(cfg.ping_interval_secs.max(1));
@@ -84,13 +86,13 @@ where
     Box::pin(handler.on_start(&mut out)).await;
 
     let ended = loop {
-        if let Some(ended) = flush(&mut socket, &mut out, write_timeout).await {
+        if let Some(ended) = flush(&mut *socket, &mut out, write_timeout).await {
             break ended;
         }
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => {
-                close(&mut socket, 1001, "server restarting", write_timeout).await;
+                close(&mut *socket, 1001, "server restarting", write_timeout).await;
                 break Ended::Shutdown;
             }
             incoming = socket.next() => {
@@ -115,13 +117,13 @@ where
             next = reg.inbox.next() => match next {
                 Some(envelope) => Box::pin(handler.on_event(&envelope, &mut out)).await,
                 None => {
-                    close(&mut socket, 1008, "client too slow", write_timeout).await;
+                    close(&mut *socket, 1008, "client too slow", write_timeout).await;
                     break Ended::TooSlow;
                 }
             },
             _ = ping.tick() => {
                 if last_heard.elapsed() >= idle_timeout {
-                    close(&mut socket, 1000, "idle", write_timeout).await;
+                    close(&mut *socket, 1000, "idle", write_timeout).await;
                     break Ended::Idle;
                 }
                 if !matches!(timeout(write_timeout, socket.send(Message::Ping(Default::default()))).await, Ok(Ok(()))) {
@@ -270,12 +272,14 @@ mod tests {
     #[tokio::test]
     async fn answers_frames_and_ends_when_the_client_closes() {
         let hub = Hub::new();
-        let (socket, client, mut written) = duplex(16);
+        let (mut socket, client, mut written) = duplex(16);
         let ends = Arc::new(AtomicUsize::new(0));
         let mut h = Echo(ends.clone());
         let reg = hub.register(4);
         let task =
-            tokio::spawn(async move { run(socket, reg, &mut h, &cfg(), CancellationToken::new()).await });
+            tokio::spawn(
+                async move { run(&mut socket, reg, &mut h, &cfg(), CancellationToken::new()).await },
+            );
         client.unbounded_send(Ok(Message::Text("hi".into()))).unwrap();
         assert_eq!(written.next().await.unwrap(), Message::Text("echo:hi".into()));
         client.unbounded_send(Ok(Message::Binary(vec![0xff, 0xfe].into()))).unwrap();
@@ -290,11 +294,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn pings_then_closes_a_silent_client() {
         let hub = Hub::new();
-        let (socket, _client, mut written) = duplex(16);
+        let (mut socket, _client, mut written) = duplex(16);
         let mut h = Echo(Arc::default());
         let reg = hub.register(4);
         let task =
-            tokio::spawn(async move { run(socket, reg, &mut h, &cfg(), CancellationToken::new()).await });
+            tokio::spawn(
+                async move { run(&mut socket, reg, &mut h, &cfg(), CancellationToken::new()).await },
+            );
         // Time is paused: tokio advances it straight to each timer.
         assert!(matches!(written.next().await.unwrap(), Message::Ping(_)));
         assert!(matches!(written.next().await.unwrap(), Message::Ping(_)));
@@ -306,13 +312,15 @@ mod tests {
     async fn a_client_that_stops_reading_is_disconnected_not_buffered() {
         let hub = Hub::new();
         // The "network" takes one frame and then nothing more: the client stopped reading.
-        let (socket, _client, _written) = duplex(0);
+        let (mut socket, _client, _written) = duplex(0);
         let mut h = Echo(Arc::default());
         let reg = hub.register(4);
         let id = reg.id;
         hub.subscribe(id, Topic::Agent(AgentId(1)));
         let task =
-            tokio::spawn(async move { run(socket, reg, &mut h, &cfg(), CancellationToken::new()).await });
+            tokio::spawn(
+                async move { run(&mut socket, reg, &mut h, &cfg(), CancellationToken::new()).await },
+            );
         let ev = Arc::new(Envelope::new(
             vec![Topic::Agent(AgentId(1))],
             Event::Presence { agent_id: AgentId(1), presence: Presence::Busy },
@@ -329,12 +337,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_flood_of_frames_is_rate_limited_and_the_socket_survives() {
         let hub = Hub::new();
-        let (socket, client, mut written) = duplex(1024);
+        let (mut socket, client, mut written) = duplex(1024);
         let mut h = Echo(Arc::default());
         let reg = hub.register(4);
         let cfg = WsSettings { frames_per_second: 10, frame_burst: 5, ..cfg() };
         let task =
-            tokio::spawn(async move { run(socket, reg, &mut h, &cfg, CancellationToken::new()).await });
+            tokio::spawn(async move { run(&mut socket, reg, &mut h, &cfg, CancellationToken::new()).await });
         for i in 0..8 {
             client.unbounded_send(Ok(Message::Text(format!(r#"{{"rid":"{i}"}}"#).into()))).unwrap();
         }
@@ -356,12 +364,12 @@ mod tests {
     #[tokio::test]
     async fn shutdown_closes_with_going_away() {
         let hub = Hub::new();
-        let (socket, _client, mut written) = duplex(16);
+        let (mut socket, _client, mut written) = duplex(16);
         let mut h = Echo(Arc::default());
         let stop = CancellationToken::new();
         let reg = hub.register(4);
         let s = stop.clone();
-        let task = tokio::spawn(async move { run(socket, reg, &mut h, &cfg(), s).await });
+        let task = tokio::spawn(async move { run(&mut socket, reg, &mut h, &cfg(), s).await });
         stop.cancel();
         assert!(matches!(written.next().await.unwrap(), Message::Close(Some(f)) if f.code == 1001));
         assert_eq!(task.await.unwrap(), Ended::Shutdown);
