@@ -5,8 +5,10 @@
 #
 # e.g. idle sessions only:      bench/load.sh 5000 0 0 1 20
 #      messages at 1,000 msg/s: bench/load.sh 5000 100 1000 30
-# Prints the load tool's report, then the server's resident memory before, at peak, and per
-# session. Everything runs on loopback; the test stops by itself.
+# Prints the load tool's report, then the server's resident memory before, at peak and at the end,
+# and per session, and (with HOLD_SECONDS > 0) the server's CPU use while the sessions were held: the
+# last HOLD_SECONDS of the run, when every session is connected and idle unless chatting.
+# Everything runs on loopback; the test stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 visitors=${1:?visitors}; chatting=${2:?chatting}; rate=${3:?rate}; secs=${4:?seconds}; hold=${5:-0}; agents=${6:-4}
@@ -31,13 +33,27 @@ for i in $(seq "$agents"); do
 done
 
 rss() { awk '/VmRSS/ {print $2}' "/proc/$server/status"; }
+# utime + stime of the server process, in clock ticks (fields 14 and 15 of /proc/PID/stat).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 before=$(rss)
 peak=$before
-( while kill -0 $server 2>/dev/null; do r=$(rss); echo "$r"; sleep 0.25; done ) > "$dir/rss.txt" &
+( while kill -0 $server 2>/dev/null; do echo "$(date +%s.%N) $(rss) $(cpu_ticks)"; sleep 0.25; done ) > "$dir/rss.txt" &
 sampler=$!
 sources=(); for i in 2 3 4 5 6 7 8 9; do sources+=(--source-ip "127.0.0.$i"); done
 target/release/beckon-load --url "$url" --visitors "$visitors" --chatting "$chatting" --rate "$rate" \
   --duration "$secs" --hold "$hold" "${agent_args[@]}" "${sources[@]}"
 kill $sampler 2>/dev/null || true
-peak=$(sort -n "$dir/rss.txt" | tail -1)
-echo "server RSS: before ${before} KiB, peak ${peak} KiB, per session $(( (peak - before) * 1024 / (visitors > 0 ? visitors : 1) )) bytes"
+peak=$(awk '{print $2}' "$dir/rss.txt" | sort -n | tail -1)
+last=$(tail -1 "$dir/rss.txt" | awk '{print $2}')
+per() { echo $(( ($1 - before) * 1024 / (visitors > 0 ? visitors : 1) )); }
+echo "server RSS: before ${before} KiB, peak ${peak} KiB, per session $(per "$peak") bytes (at the end: ${last} KiB, $(per "$last") bytes)"
+if [ "$hold" -gt 0 ]; then
+  awk -v hold="$hold" -v tck="$(getconf CLK_TCK)" '
+    { t[NR] = $1; c[NR] = $3 }
+    END {
+      # The last sample, and the first sample at least HOLD seconds before it.
+      for (i = NR; i > 1 && t[NR] - t[i] < hold; i--) {}
+      secs = t[NR] - t[i]
+      if (secs > 0) printf "server CPU while held: %.1f %% of one core over the last %.0f s\n", 100 * (c[NR] - c[i]) / tck / secs, secs
+    }' "$dir/rss.txt"
+fi
