@@ -54,6 +54,25 @@ test('visitor and agent chat both ways, with typing indicators, until the agent 
   await expect(w.input).toBeHidden();
 });
 
+test('a click on the launcher before the server has answered still asks the pre-chat questions', async ({ site, page, agent }) => {
+  // The server's welcome (which brings the survey) is held back until the launcher is clicked.
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await page.routeWebSocket(/\/v1\/visitor\/ws/, (ws) => {
+    const server = ws.connectToServer();
+    server.onMessage(async (m) => { await held; ws.send(m); });
+  });
+  const w = widget(page);
+  await page.goto(site('shop.html'));
+  await waitForLcw(page, 'ready');
+  await w.launcher.click();
+  release();
+  await fillDemoPrechat(page, 'Amy');
+  const { offer } = await agent.acceptOffer();
+  expect(offer.context['Your name']).toEqual({ value: 'Amy', isDisplayable: true });
+  await waitForLcw(page, 'startChat');
+});
+
 test('the visitor closes the chat: the agent sees it ended, the widget fires closeChat and onClose', async ({ site, page, agent }) => {
   const w = widget(page);
   await page.goto(site('shop.html'));

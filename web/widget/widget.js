@@ -658,6 +658,10 @@
 
   // Starts a chat (or shows the open one). opts: {customContext, proactive, inviteId, showPrechat}
   function beginChat(opts) {
+    // Whether a chat is already open, the pre-chat survey, the queue's hours and whether sign-in
+    // is required all come with the server's welcome: a click before it waits for it (or for
+    // the first connection attempt to fail).
+    if (!everWelcomed && !state.failed) { whenConnected(function () { beginChat(opts); }); return; }
     if (chatActive()) { showWindow('open', true); return; }
     if (closedNow()) return refuseClosed(true);
     state.startError = '';
