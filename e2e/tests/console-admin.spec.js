@@ -210,6 +210,37 @@ test('an agent sees no administration, and the admin API answers 403', async ({ 
   expect(status).toBe(403);
 });
 
+test("the admin's agents list follows every agent's presence live", async ({ browser }) => {
+  const adminCtx = await browser.newContext();
+  const robinCtx = await browser.newContext();
+  try {
+    const page = await adminCtx.newPage();
+    await signIn(page);
+    await page.getByRole('button', { name: 'Administration' }).click();
+    const admin = page.locator('#view-admin');
+    await admin.getByRole('tab', { name: 'Agents' }).click();
+    const robin = admin.locator('.admin-item', { hasText: 'Robin' });
+    await expect(robin.locator('.admin-item-sub')).toContainText('· offline ·');
+
+    const robinPage = await robinCtx.newPage();
+    await signIn(robinPage, 'robin@demo.beckon', 'robin-secret-1');
+    await robinPage.getByLabel('Status').selectOption('available');
+    await expect(robin.locator('.admin-item-sub')).toContainText('· available ·');
+    await expect(robin.locator('.presence-dot')).toHaveClass(/presence-dot--available/);
+    await robinPage.getByLabel('Status').selectOption('away');
+    await expect(robin.locator('.admin-item-sub')).toContainText('· away ·');
+    await expect(robin.locator('.presence-dot')).toHaveAttribute('title', 'away');
+
+    // The admin's own change shows in the list too.
+    const me = admin.locator('.admin-item', { hasText: server.login.email });
+    await page.getByLabel('Status').selectOption('busy');
+    await expect(me.locator('.admin-item-sub')).toContainText('· busy ·');
+  } finally {
+    await adminCtx.close();
+    await robinCtx.close();
+  }
+});
+
 test('every main screen at desktop and small widths: no overflow, keyboard reachable', async ({ page }) => {
   await page.setViewportSize({ width: 1280, height: 800 });
   await signIn(page);

@@ -115,6 +115,12 @@ test('invite → routed by rule → offered to the right agent → chat → relo
   await expect(dialog).toBeVisible();
   await dialog.getByRole('button', { name: 'Transfer' }).click();
   await expect(dialog.getByRole('alert')).toHaveText('Choose where the chat should go.');
+  // Colleagues' presence is live while the dialog is open.
+  const alexOption = dialog.locator('option', { hasText: 'Alex (demo agent)' });
+  await alexPage.getByLabel('Status').selectOption('away');
+  await expect(alexOption).toHaveText('Alex (demo agent) — away');
+  await alexPage.getByLabel('Status').selectOption('available');
+  await expect(alexOption).toHaveText('Alex (demo agent) — available');
   await dialog.getByLabel('Transfer to').selectOption({ label: 'Alex (demo agent) — available' });
   await dialog.getByLabel(/Note for your colleague/).fill('VIP customer, case <C-42>');
   await shot(samPage, 'desktop-transfer-dialog');

@@ -312,6 +312,7 @@
       case 'ack': onAck(f); break;
       case 'typing': onTyping(f); break;
       case 'presence': setPresence(f.status); break;
+      case 'agent_presence': colleaguePresence(f.agent_id, f.status); break;
       case 'visitor': if (f.visitor) visitorChanged(f.visitor.visitor_id); break;
       case 'error':
         if (!f.rid || !conn.waiters.has(f.rid)) toast(f.message || 'The server reported an error.', 'error');
@@ -1327,6 +1328,19 @@
   // ---------------------------------------------------------------------------------------------
   // Transfer: to a queue or an online colleague, with a note only agents see.
 
+  // A colleague's line in an open transfer dialog; kept up to date by `agent_presence` frames.
+  function colleagueOption(option, presence) {
+    option.disabled = presence === 'offline';
+    option.textContent = `${option.dataset.name} — ${presence}`;
+    return option;
+  }
+
+  function colleaguePresence(agentId, presence) {
+    for (const o of document.querySelectorAll(`.dialog option[data-agent-id="${CSS.escape(String(agentId))}"]`)) {
+      colleagueOption(o, presence);
+    }
+  }
+
   async function openTransfer(rec, opener) {
     let dir;
     try {
@@ -1343,7 +1357,7 @@
       h('option', { value: '' }, 'Choose a queue or a colleague…'),
       h('optgroup', { label: 'Queues' }, (dir.queues || []).map((q) => h('option', { value: `q:${q.id}` }, q.name))),
       h('optgroup', { label: 'Colleagues' }, (dir.agents || []).filter((a) => a.id !== me).map((a) =>
-        h('option', { value: `a:${a.id}`, disabled: a.presence === 'offline' }, `${a.name} — ${a.presence}`))));
+        colleagueOption(h('option', { value: `a:${a.id}`, 'data-agent-id': a.id, 'data-name': a.name }), a.presence))));
     const note = h('textarea', { id: noteId, rows: 3, maxlength: '4000', placeholder: 'What should your colleague know?' });
     const err = h('p', { id: errId, class: 'field-error', role: 'alert', hidden: true });
     const submit = h('button', { type: 'submit', class: 'btn btn--primary' }, 'Transfer');

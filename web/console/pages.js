@@ -71,8 +71,11 @@
     if (f.type === 'welcome') {
       if (f.agent) me = Object.assign({}, me, f.agent);
       live.load(); // after a reconnect, the list may have changed while we were away
+      admin.presenceResync();
     } else if (f.type === 'visitor' && f.visitor) live.upsert(f.visitor);
     else if (f.type === 'visitor_left') live.remove(f.visitor_id);
+    else if (f.type === 'agent_presence') admin.agentPresence(f.agent_id, f.status);
+    else if (f.type === 'presence' && me) admin.agentPresence(me.id, f.status);
     // After console.js has applied the frame (an offer, an accept or decline reply…).
     setTimeout(updateChatsCount, 0);
   });
@@ -508,10 +511,46 @@
     built: false,
     tab: 'queues',
     queues: [],
+    // The agents list shown, by id, and the presence frames received since the socket's welcome:
+    // a frame may arrive while the list is loading, and must still win over the older answer.
+    agentsById: new Map(),
+    livePresence: new Map(),
 
     reset() {
       clear($('view-admin'));
       this.built = false;
+      this.agentsById.clear();
+      this.livePresence.clear();
+    },
+
+    agentPresence(id, status) {
+      this.livePresence.set(id, status);
+      this.showPresence(id, status);
+    },
+
+    showPresence(id, status) {
+      const a = this.agentsById.get(id);
+      if (!a) return;
+      a.presence = status;
+      const li = this.panels.agents.querySelector(`li[data-agent-id="${CSS.escape(String(id))}"]`);
+      if (!li) return;
+      const dot = li.querySelector('.presence-dot');
+      dot.className = `presence-dot presence-dot--${status}`;
+      dot.title = status;
+      li.querySelector('.admin-item-sub').textContent = this.agentSub(a);
+    },
+
+    // After a reconnect, frames may have been missed: ask the server again, and update the list
+    // in place (an edit form the admin has open stays as it is).
+    async presenceResync() {
+      this.livePresence.clear();
+      if (!this.agentsById.size) return;
+      try {
+        const { agents } = await api('GET', '/v1/admin/agents');
+        for (const a of agents || []) if (!this.livePresence.has(a.id)) this.showPresence(a.id, a.presence);
+      } catch (e) {
+        // The list keeps what it showed; the next frame or a reload brings it up to date.
+      }
     },
 
     open() {
@@ -880,8 +919,13 @@
 
     renderAgents(panel, agents) {
       clear(panel);
+      this.agentsById.clear();
       const list = h('ul', { class: 'admin-list' });
-      for (const a of agents) list.append(this.agentItem(a));
+      for (const a of agents) {
+        if (this.livePresence.has(a.id)) a.presence = this.livePresence.get(a.id);
+        this.agentsById.set(a.id, a);
+        list.append(this.agentItem(a));
+      }
       const add = h('button', { type: 'button', class: 'btn btn--primary', 'aria-expanded': 'false' }, '+ Add agent');
       const slot = h('div');
       add.addEventListener('click', () => {
@@ -903,8 +947,7 @@
           h('h3', { class: 'admin-item-title' }, a.name),
           h('span', { class: `tag tag--small${a.role === 'admin' ? '' : ' tag--plain'}` }, a.role),
           h('span', { class: 'admin-item-spacer' }), edit),
-        h('p', { class: 'admin-item-sub' },
-          `${a.email} · ${a.presence} · capacity ${a.capacity} · ${a.queue_ids.length ? a.queue_ids.map((q) => this.queueName(q)).join(', ') : 'no queues'}`));
+        h('p', { class: 'admin-item-sub' }, this.agentSub(a)));
       edit.addEventListener('click', () => {
         const open = li.querySelector('.agent-form');
         if (open) { open.remove(); edit.setAttribute('aria-expanded', 'false'); return; }
@@ -913,6 +956,10 @@
         li.querySelector('.agent-form input').focus();
       });
       return li;
+    },
+
+    agentSub(a) {
+      return `${a.email} · ${a.presence} · capacity ${a.capacity} · ${a.queue_ids.length ? a.queue_ids.map((q) => this.queueName(q)).join(', ') : 'no queues'}`;
     },
 
     agentForm(a, onClose) {

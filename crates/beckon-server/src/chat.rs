@@ -587,12 +587,12 @@ impl Chat {
     /// A console opened.
     pub async fn agent_connected(&self, agent: &Agent) -> Presence {
         let (before, after) = self.presence.connect(agent.id, agent.presence, self.now());
-        self.presence_changed(agent.id, before, after).await;
+        self.presence_changed(agent.org_id, agent.id, before, after).await;
         after
     }
 
     /// A console closed.
-    pub async fn agent_disconnected(&self, agent: AgentId) {
+    pub async fn agent_disconnected(&self, org: OrgId, agent: AgentId) {
         let Some(closing) = self.presence.disconnect(agent) else { return };
         let Some(me) = self.me.upgrade() else { return };
         let due = self.now().plus_millis(self.presence_grace_ms);
@@ -602,24 +602,27 @@ impl Chat {
                 _ = me.timers.sleep_until(due) => {}
             }
             let (before, after) = me.presence.expire(agent, closing);
-            me.presence_changed(agent, before, after).await;
+            me.presence_changed(org, agent, before, after).await;
         });
     }
 
     /// The agent chose a presence (stored, so it survives a reload).
-    pub async fn set_presence(&self, agent: AgentId, chosen: Presence) -> ChatResult<Presence> {
+    pub async fn set_presence(&self, org: OrgId, agent: AgentId, chosen: Presence) -> ChatResult<Presence> {
         self.store.set_agent_presence(agent, chosen).await?;
         let before = self.presence.effective(agent);
         let after = self.presence.choose(agent, chosen, self.now());
-        self.presence_changed(agent, before, after).await;
+        self.presence_changed(org, agent, before, after).await;
         Ok(after)
     }
 
-    async fn presence_changed(&self, agent: AgentId, before: Presence, after: Presence) {
+    /// Tells the agent's own consoles and the rest of the organisation's (the admin's agents
+    /// list, transfer targets), then hands on or takes back conversations.
+    async fn presence_changed(&self, org: OrgId, agent: AgentId, before: Presence, after: Presence) {
         if before == after {
             return;
         }
-        self.publish(vec![Topic::Agent(agent)], Event::Presence { agent_id: agent, presence: after }).await;
+        let topics = vec![Topic::Agent(agent), Topic::Org(org)];
+        self.publish(topics, Event::Presence { agent_id: agent, presence: after }).await;
         if after.takes_new_conversations() {
             self.route_agent(agent).await;
         } else if !before.takes_new_conversations() {

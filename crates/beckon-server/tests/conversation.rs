@@ -516,3 +516,32 @@ async fn a_console_reload_keeps_the_agents_offers_and_closing_it_hands_them_on()
     let offer = sam.expect("offer").await.unwrap();
     assert_eq!(offer["conversation"]["id"], cid);
 }
+
+#[tokio::test]
+async fn colleagues_see_an_agents_presence_change_live() {
+    let app = spawn_app().await;
+    let (mut admin, welcome) = app.agent().await;
+    let admin_id = welcome["agent"]["id"].clone();
+    let mut sam = app.extra_agent("sam@demo.beckon", "Sam", 2).await;
+    let came = admin.expect("agent_presence").await.unwrap();
+    let sam_id = came["agent_id"].clone();
+    assert_eq!(came["status"], "available");
+    assert_ne!(sam_id, admin_id);
+
+    sam.request(json!({"type": "presence", "status": "away"})).await.unwrap();
+    let away = admin.expect("agent_presence").await.unwrap();
+    assert_eq!((&away["agent_id"], away["status"].as_str()), (&sam_id, Some("away")));
+
+    // An agent's own consoles hear of their own changes as `presence`, never as a colleague's:
+    // the first `agent_presence` Sam gets is about the admin.
+    admin.request(json!({"type": "presence", "status": "busy"})).await.unwrap();
+    let heard = sam.expect("agent_presence").await.unwrap();
+    assert_eq!((&heard["agent_id"], heard["status"].as_str()), (&admin_id, Some("busy")));
+
+    // Sam closes the console: offline for the colleagues once the grace period is over.
+    sam.drop_connection();
+    app.wait_for_sessions(1).await;
+    app.advance(15_000);
+    let gone = admin.expect("agent_presence").await.unwrap();
+    assert_eq!((&gone["agent_id"], gone["status"].as_str()), (&sam_id, Some("offline")));
+}

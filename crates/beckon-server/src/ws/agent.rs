@@ -90,7 +90,7 @@ impl AgentSession {
                         "status must be available, busy, away or offline".to_string(),
                     ));
                 };
-                let status = self.app.chat.set_presence(self.agent.id, chosen).await?;
+                let status = self.app.chat.set_presence(self.agent.org_id, self.agent.id, chosen).await?;
                 out.send(&Out::Presence { status }, rid);
             }
             AgentIn::Accept { conversation_id } => {
@@ -310,11 +310,14 @@ impl Handler for AgentSession {
             Event::Presence { agent_id, presence } if *agent_id == self.agent.id => {
                 out.send(&Out::Presence { status: *presence }, None)
             }
+            Event::Presence { agent_id, presence } => {
+                out.send(&Out::AgentPresence { agent_id: *agent_id, status: *presence }, None)
+            }
             _ => {}
         }
     }
 
     async fn on_end(&mut self) {
-        self.app.chat.agent_disconnected(self.agent.id).await;
+        self.app.chat.agent_disconnected(self.agent.org_id, self.agent.id).await;
     }
 }

@@ -270,6 +270,11 @@ pub enum Out<'a> {
     Presence {
         status: Presence,
     },
+    /// Agents: another agent of the organisation changed presence.
+    AgentPresence {
+        agent_id: AgentId,
+        status: Presence,
+    },
     Availability(&'a crate::chat::Availability),
     Invite(&'a beckon_domain::events::Invite),
     /// Agents: a visitor arrived or changed.
