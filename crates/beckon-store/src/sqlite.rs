@@ -263,10 +263,7 @@ async fn stored_by_client_id(
         batch.iter().map(|r| &r.message).filter(|m| m.client_msg_id.is_some()).collect();
     let mut found = HashMap::new();
     for chunk in statement_chunks(&keyed) {
-        let values = vec!["(?, ?)"; chunk.len()].join(", ");
-        let sql = format!(
-            "select {MESSAGE_COLS} from message where (conversation_id, client_msg_id) in (values {values})"
-        );
+        let sql = stored_by_client_id_sql(chunk.len());
         let mut q = sqlx::query(&sql);
         for m in chunk {
             q = q.bind(m.conversation_id.0).bind(m.client_msg_id.as_ref().map(|c| c.as_str()));
@@ -278,6 +275,18 @@ async fn stored_by_client_id(
         }
     }
     Ok(found)
+}
+
+/// The lookup of `rows` (conversation, client message id) pairs. Written as a join driven by the
+/// pairs, so that each is one search of the `message_client_msg_id` index: the same lookup written
+/// `where (conversation_id, client_msg_id) in (values …)` made SQLite scan the whole message table
+/// for every batch, and appends slowed down as the table grew.
+fn stored_by_client_id_sql(rows: usize) -> String {
+    let values = vec!["(?, ?)"; rows].join(", ");
+    format!(
+        "select {MESSAGE_COLS} from (values {values}) as v cross join message \
+         on message.conversation_id = v.column1 and message.client_msg_id = v.column2"
+    )
 }
 
 /// Why a conversation took no message: it does not exist, has ended, or is someone else's.
@@ -1571,6 +1580,33 @@ impl Store for SqliteStore {
         .fetch_optional(&self.read)
         .await?;
         row.map(|r| Ok((r.try_get("invite_id")?, r.try_get("source")?, r.try_get("message")?))).transpose()
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    /// The plan SQLite chooses for `sql` (with every parameter bound to null), one line per step.
+    async fn plan(store: &SqliteStore, sql: &str, params: usize) -> String {
+        let explain = format!("explain query plan {sql}");
+        let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain);
+        for _ in 0..params {
+            q = q.bind(None::<i64>);
+        }
+        let rows = q.fetch_all(&store.read).await.unwrap();
+        rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
+    }
+
+    #[tokio::test]
+    async fn the_retry_lookup_of_a_batch_searches_the_index_instead_of_scanning_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("plan.db").to_str().unwrap()).await.unwrap();
+        for rows in [1, 2, 256] {
+            let p = plan(&store, &stored_by_client_id_sql(rows), 2 * rows).await;
+            assert!(p.contains("SEARCH message USING INDEX message_client_msg_id"), "{rows} rows:\n{p}");
+            assert!(!p.contains("SCAN message"), "{rows} rows:\n{p}");
+        }
     }
 }
 
