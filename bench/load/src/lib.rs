@@ -167,6 +167,8 @@ async fn next_json(ws: &mut Ws) -> anyhow::Result<Value> {
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(t))) => return Ok(serde_json::from_str(t.as_str())?),
+            // Say why: e.g. 1008 "client too slow" when this process could not keep up.
+            Some(Ok(Message::Close(Some(f)))) => bail!("closed by the server: {} {}", f.code, f.reason),
             Some(Ok(_)) => continue,
             Some(Err(e)) => return Err(e.into()),
             None => bail!("connection closed"),
