@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 visitors=${1:?visitors}; backoff=${2:-1000}
 
 cargo build --release -q -p beckon -p beckon-load
+# shellcheck source=bench/load-limits.env
+. bench/load-limits.env
 ulimit -n "$(ulimit -Hn)"
 dir=$(mktemp -d)
 start() {

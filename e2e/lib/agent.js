@@ -22,6 +22,12 @@ class Agent {
     const page = await context.newPage();
     const agent = new Agent(context, page);
     await page.exposeFunction('agentFrame', (f) => agent.onFrame(f));
+    // Behind the cluster test's nginx, the node that took the socket (its X-Beckon-Node header).
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    cdp.on('Network.webSocketHandshakeResponseReceived', (e) => {
+      agent.socketNode = e.response.headers['X-Beckon-Node'] || e.response.headers['x-beckon-node'] || null;
+    });
     await page.goto(`${server.url}/healthz`);
     const login = await page.evaluate(async (creds) => {
       const r = await fetch('/v1/agent/login', {

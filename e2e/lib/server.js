@@ -17,7 +17,9 @@ const START_TIMEOUT_MS = 30_000;
  * Starts `beckon demo`. Options: `bind` (default 127.0.0.1:0), `dir` (reuse a database folder,
  * e.g. to restart on the same data), `logFile` (server stderr goes there), `widgetAuth` (the
  * demo widget's visitor-authentication setting, docs/visitor-auth.md: stored with the
- * `beckon widget-auth` CLI before the server that the test uses starts).
+ * `beckon widget-auth` CLI before the server that the test uses starts), `databaseUrl` (another
+ * database than the folder's SQLite file, e.g. a PostgreSQL one shared by several nodes), `args`
+ * (more command-line arguments) and `env` (more environment variables).
  * Resolves to {url, port, login: {email, password}, widgetKey, dir, stop()}.
  */
 async function startServer(options = {}) {
@@ -38,8 +40,9 @@ async function startServer(options = {}) {
   }
   const dir = options.dir || fs.mkdtempSync(path.join(os.tmpdir(), 'beckon-e2e-'));
   const bind = options.bind || '127.0.0.1:0';
-  const args = ['demo', '--bind', bind, '--database-url', databaseUrl(dir)];
-  const child = spawn(BINARY, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' } });
+  const args = ['demo', '--bind', bind, '--database-url', options.databaseUrl || databaseUrl(dir), ...(options.args || [])];
+  const env = { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', ...(options.env || {}) };
+  const child = spawn(BINARY, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env });
   const log = options.logFile ? fs.createWriteStream(options.logFile, { flags: 'a' }) : null;
   let stderrTail = '';
   child.stderr.on('data', (d) => {

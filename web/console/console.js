@@ -201,7 +201,7 @@
       try { frame = JSON.parse(ev.data); } catch (_) { return; }
       if (frame && typeof frame === 'object') onFrame(frame);
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (conn.ws !== ws) return;
       conn.ws = null;
       conn.ready = false;
@@ -209,6 +209,17 @@
       failWaiters('disconnected');
       renderAll();
       if (conn.stopped) return;
+      // 4001: this sign-in ended (signed out elsewhere, expired, password changed, account
+      // disabled). 4002: the account changed (a new role): reconnect at once for a fresh welcome.
+      if (ev.code === 4001) {
+        signedOut('You have been signed out. Please sign in again.');
+        return;
+      }
+      if (ev.code === 4002) {
+        conn.attempt = 0;
+        connect();
+        return;
+      }
       setConnState('reconnecting');
       // An upgrade refused before opening may mean the session expired (HTTP 401).
       if (!opened) checkSessionThenReconnect();
@@ -1413,6 +1424,57 @@
     dialog.showModal();
     select.focus();
   }
+
+  // The agent's own password: the current one, the new one twice. Other sign-ins end.
+  function openPasswordDialog(opener) {
+    const field = (id, label, autocomplete) => {
+      const input = h('input', { id, type: 'password', autocomplete, maxlength: '200', 'aria-describedby': `${id}-error` });
+      const err = h('p', { id: `${id}-error`, class: 'field-error', role: 'alert', hidden: true });
+      return { input, err, el: h('div', { class: 'field' }, h('label', { for: id }, label), input, err) };
+    };
+    const current = field('pw-current', 'Current password', 'current-password');
+    const next = field('pw-new', 'New password (10–200 characters)', 'new-password');
+    const again = field('pw-again', 'New password again', 'new-password');
+    const submit = h('button', { type: 'submit', class: 'btn btn--primary' }, 'Change password');
+    const cancel = h('button', { type: 'button', class: 'btn btn--secondary' }, 'Cancel');
+    const form = h('form', { class: 'dialog-form', method: 'dialog', novalidate: true },
+      h('h2', { id: 'pw-title', class: 'dialog-title' }, 'Change your password'),
+      h('p', { class: 'dialog-lead' }, 'You stay signed in here; everywhere else you are signed out.'),
+      current.el, next.el, again.el, h('div', { class: 'dialog-actions' }, cancel, submit));
+    const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'pw-title' }, form);
+    document.body.append(dialog);
+    const close = () => { dialog.close(); dialog.remove(); if (opener && opener.isConnected) opener.focus(); };
+    const fail = (f, text) => {
+      for (const x of [current, next, again]) { x.err.hidden = true; x.input.removeAttribute('aria-invalid'); }
+      f.err.textContent = text;
+      f.err.hidden = false;
+      f.input.setAttribute('aria-invalid', 'true');
+      f.input.focus();
+    };
+    cancel.addEventListener('click', close);
+    dialog.addEventListener('cancel', (ev) => { ev.preventDefault(); close(); });
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      if (!current.input.value) return fail(current, 'Enter your current password.');
+      const chars = [...next.input.value].length;
+      if (chars < 10 || chars > 200) return fail(next, 'A password must be 10–200 characters.');
+      if (next.input.value !== again.input.value) return fail(again, 'The two new passwords differ.');
+      submit.disabled = true;
+      try {
+        await api('POST', '/v1/agent/password', { current_password: current.input.value, new_password: next.input.value });
+        close();
+        toast('Password changed. Your other sign-ins have ended.');
+      } catch (e) {
+        submit.disabled = false;
+        const m = /^(current_password|new_password): (.*)$/.exec(e.message);
+        if (m) fail(m[1] === 'current_password' ? current : next, m[2].charAt(0).toUpperCase() + m[2].slice(1) + '.');
+        else fail(current, e.message);
+      }
+    });
+    dialog.showModal();
+    current.input.focus();
+  }
+  $('change-password').addEventListener('click', (ev) => openPasswordDialog(ev.currentTarget));
 
   // ---------------------------------------------------------------------------------------------
   // Toasts and screen-reader announcements

@@ -70,6 +70,10 @@
   B.hooks.frame.push((f) => {
     if (f.type === 'welcome') {
       if (f.agent) me = Object.assign({}, me, f.agent);
+      // The role may have changed since sign-in (the server reconnects a demoted admin).
+      const adminNav = document.querySelector('.mainnav-item[data-section="admin"]');
+      adminNav.hidden = !me || me.role !== 'admin';
+      if (adminNav.hidden && document.body.dataset.section === 'admin') showSection('chats');
       live.load(); // after a reconnect, the list may have changed while we were away
       admin.presenceResync();
     } else if (f.type === 'visitor' && f.visitor) live.upsert(f.visitor);
@@ -946,6 +950,7 @@
           h('span', { class: `presence-dot presence-dot--${a.presence}`, title: a.presence, 'aria-hidden': 'true' }),
           h('h3', { class: 'admin-item-title' }, a.name),
           h('span', { class: `tag tag--small${a.role === 'admin' ? '' : ' tag--plain'}` }, a.role),
+          a.disabled ? h('span', { class: 'tag tag--small tag--warn' }, 'disabled') : null,
           h('span', { class: 'admin-item-spacer' }), edit),
         h('p', { class: 'admin-item-sub' }, this.agentSub(a)));
       edit.addEventListener('click', () => {
@@ -972,6 +977,9 @@
       role.value = a ? a.role : 'agent';
       const capacity = h('input', { type: 'number', min: '0', max: '50', step: '1', inputmode: 'numeric' });
       capacity.value = String(a ? a.capacity : 3);
+      const reset = h('input', { type: 'password', autocomplete: 'new-password', maxlength: '200' });
+      const disabled = h('input', { type: 'checkbox' });
+      disabled.checked = !!(a && a.disabled);
       const boxes = this.queues.map((q) => {
         const cb = h('input', { type: 'checkbox', value: String(q.id) });
         cb.checked = a ? a.queue_ids.includes(q.id) : this.queues.length === 1;
@@ -987,7 +995,11 @@
           creating ? field('email', 'Email', email) : null,
           creating ? field('password', 'Initial password', password, 'At least 10 characters; share it with the agent privately.') : null,
           field('role', 'Role', role),
-          field('capacity', 'Capacity (chats at once)', capacity)),
+          field('capacity', 'Capacity (chats at once)', capacity),
+          creating ? null : field('password', 'New password (optional)', reset, 'Signs the agent out everywhere; share it privately.')),
+        creating ? null : h('div', { class: 'field', 'data-field': 'disabled' },
+          h('label', { class: 'check' }, disabled, ' Account disabled (cannot sign in; open chats go back to the queue)'),
+          h('p', { class: 'field-error', hidden: true })),
         queuesSet, formError(), h('div', { class: 'form-actions' }, save, cancel));
       cancel.addEventListener('click', () => { form.remove(); onClose(); });
       form.addEventListener('submit', async (ev) => {
@@ -1000,6 +1012,11 @@
         if (!Number.isInteger(cap) || cap < 0 || cap > 50 || capacity.value === '') return showError(form, 'A whole number from 0 to 50.', 'capacity');
         const body = { name: name.value.trim(), role: role.value, capacity: cap, queue_ids: boxes.filter((b) => b.cb.checked).map((b) => b.q.id) };
         if (creating) { body.email = email.value.trim(); body.password = password.value; }
+        if (!creating && reset.value) {
+          if ([...reset.value].length < 10) return showError(form, 'At least 10 characters.', 'password');
+          body.password = reset.value;
+        }
+        if (!creating && disabled.checked !== !!a.disabled) body.disabled = disabled.checked;
         const done = busy(save, 'Saving…');
         try {
           if (creating) await api('POST', '/v1/admin/agents', body);

@@ -157,7 +157,8 @@
     var frame = { type: 'hello', widget_id: widgetKey, last_seq: helloSeq, page: pageInfo() };
     // Back on the page the server already has: not another view of it (time on it goes on).
     rejoined = everWelcomed && reported === location.href;
-    if (rejoined) frame.reconnect = true;
+    // The node it reconnects to may not have seen this page: its time on it goes on from here.
+    if (rejoined) { frame.reconnect = true; frame.page.visible_ms = visibleOnPage(); }
     var token = withToken && load('token');
     if (token) frame.visitor_token = token;
     rawSend(frame);
@@ -252,9 +253,18 @@
   var pageContext = null, contextRun = 0;
   var pageUrl = location.href;
   var coarse = !!(window.matchMedia && window.matchMedia('(pointer: coarse)').matches); // touch first
+  // Visible-and-focused time on this page, counted here too (connected or not). A page view
+  // starts visible, as on the server; activity() corrects both.
+  var visibleMs = 0, visibleFrom = Date.now();
+  function visibleOnPage() { return Math.round(visibleMs + (visibleFrom === null ? 0 : Date.now() - visibleFrom)); }
+  function countVisible(v) {
+    if (v && visibleFrom === null) visibleFrom = Date.now();
+    if (!v && visibleFrom !== null) { visibleMs += Date.now() - visibleFrom; visibleFrom = null; }
+  }
   function signal(frame) { if (state.connected) rawSend(frame); }
   function activity() {
     var v = document.visibilityState === 'visible' && document.hasFocus();
+    countVisible(v);
     if (v !== shown) { shown = v; signal({ type: 'activity', visible: v }); }
   }
   function exitIntent() {
@@ -312,6 +322,7 @@
     referrer = pageUrl;
     pageUrl = location.href;
     scrollMax = scrollSent = 0;
+    visibleMs = 0; visibleFrom = Date.now();
     if (!state.connected) return; // the next hello carries the new page
     var p = pageInfo();
     rawSend({ type: 'page_view', url: p.url, title: p.title, referrer: p.referrer });

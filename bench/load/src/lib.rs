@@ -54,6 +54,10 @@ pub struct LoadConfig {
     /// credentials) and time each visitor's invite against hello + N s.
     pub invite_after_s: Option<u32>,
     pub admin: Option<(String, String)>,
+    /// Several nodes of a cluster: visitors connect to these in turn (empty: `url`).
+    pub visitor_urls: Vec<String>,
+    /// Agents' consoles connect here (`None`: `url`), e.g. another node than the visitors'.
+    pub agent_url: Option<String>,
 }
 
 #[derive(Debug)]
@@ -125,6 +129,9 @@ struct Counters {
     sent: AtomicU64,
     acked: AtomicU64,
     disconnects: AtomicUsize,
+    /// Chatting visitors still in their send loop; the drain starts once this is zero, so no
+    /// send is in flight (sent but not yet counted) when the counts are compared.
+    sending: AtomicUsize,
     invites: Mutex<Option<Histogram<u64>>>,
 }
 
@@ -267,7 +274,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
     let mut agent_tasks = Vec::new();
     for (email, password) in &cfg.agents {
         agent_tasks.push(tokio::spawn(run_agent(
-            cfg.url.clone(),
+            cfg.agent_url.clone().unwrap_or_else(|| cfg.url.clone()),
             email.clone(),
             password.clone(),
             side.clone(),
@@ -291,7 +298,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
         ..Counters::default()
     });
     let stop = Arc::new(tokio::sync::Notify::new());
-    let stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (stop_sending_tx, stop_sending_rx) = tokio::sync::watch::channel(false);
     let (chat_ready_tx, mut chat_ready_rx) = mpsc::channel::<()>(cfg.chatting.max(1));
     let connect_gap = Duration::from_secs_f64(1.0 / cfg.connect_rate.max(1.0));
     let per_visitor_gap = if cfg.chatting > 0 {
@@ -307,7 +314,12 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
     let ramp = Instant::now();
     for i in 0..cfg.visitors {
         let source = (!cfg.source_ips.is_empty()).then(|| cfg.source_ips[i % cfg.source_ips.len()]);
-        let url = ws_url(&cfg.url, "/v1/visitor/ws");
+        let base = if cfg.visitor_urls.is_empty() {
+            &cfg.url
+        } else {
+            &cfg.visitor_urls[i % cfg.visitor_urls.len()]
+        };
+        let url = ws_url(base, "/v1/visitor/ws");
         let mut ws = match connect(&url, source, None).await {
             Ok(ws) => ws,
             Err(e) => {
@@ -323,6 +335,9 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
         let invite_due = cfg.invite_after_s.map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
         connected += 1;
         let chats = i < cfg.chatting;
+        if chats {
+            counters.sending.fetch_add(1, Ordering::SeqCst);
+        }
         let visitor = VisitorTask {
             i,
             ws,
@@ -339,7 +354,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
             start,
             send_start: send_start.clone(),
             stop: stop.clone(),
-            stopped: stopped.clone(),
+            stop_sending: stop_sending_rx.clone(),
             invite_due,
         };
         tasks.push(tokio::spawn(visitor.run()));
@@ -354,9 +369,13 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<Report> {
     *send_start.lock().expect("send start") = Some(Instant::now());
     let _ = go_tx.send(true);
     tokio::time::sleep(cfg.duration).await;
-    stopped.store(true, Ordering::SeqCst);
-    // Let acknowledgements and deliveries drain.
+    let _ = stop_sending_tx.send(true);
     let drain_until = Instant::now() + Duration::from_secs(10);
+    // Every send loop has left (a send it had begun is counted), then acknowledgements and
+    // deliveries drain.
+    while counters.sending.load(Ordering::SeqCst) > 0 && Instant::now() < drain_until {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     loop {
         let sent = counters.sent.load(Ordering::SeqCst);
         let acked = counters.acked.load(Ordering::SeqCst);
@@ -410,7 +429,8 @@ struct VisitorTask {
     start: Instant,
     send_start: Arc<Mutex<Option<Instant>>>,
     stop: Arc<tokio::sync::Notify>,
-    stopped: Arc<std::sync::atomic::AtomicBool>,
+    /// Becomes true when sending stops.
+    stop_sending: tokio::sync::watch::Receiver<bool>,
     /// When the rule's time condition becomes true for this visitor (invite latency runs).
     invite_due: Option<Instant>,
 }
@@ -456,6 +476,15 @@ impl VisitorTask {
             counters.disconnects.fetch_add(1, Ordering::Relaxed);
         });
         if self.chats {
+            /// Leaves the count of sending visitors however the send loop ends.
+            struct Leaving<'a>(&'a AtomicUsize);
+            impl Drop for Leaving<'_> {
+                fn drop(&mut self) {
+                    self.0.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+            let counters = self.counters.clone();
+            let _leaving = Leaving(&counters.sending);
             let start_chat = json!({"type": "start_chat", "proactive": true, "context": {"Load": {"value": self.i, "isDisplayable": true}}});
             if sink.send(Message::Text(start_chat.to_string().into())).await.is_err() {
                 return;
@@ -467,8 +496,11 @@ impl VisitorTask {
             let mut n: u64 = 0;
             loop {
                 let scheduled = base + self.phase + self.gap.mul_f64(n as f64);
-                tokio::time::sleep_until(scheduled.into()).await;
-                if self.stopped.load(Ordering::SeqCst) {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(scheduled.into()) => {}
+                    _ = self.stop_sending.wait_for(|stop| *stop) => break,
+                }
+                if *self.stop_sending.borrow() {
                     break;
                 }
                 let sched_us = scheduled.duration_since(self.start).as_micros();
@@ -478,7 +510,7 @@ impl VisitorTask {
                 if sink.send(Message::Text(frame.to_string().into())).await.is_err() {
                     break;
                 }
-                self.counters.sent.fetch_add(1, Ordering::Relaxed);
+                counters.sent.fetch_add(1, Ordering::SeqCst);
                 n += 1;
             }
         }

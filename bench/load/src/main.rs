@@ -43,6 +43,12 @@ struct Args {
     /// Admin login, email:password (for --invite-after).
     #[arg(long)]
     admin: Option<String>,
+    /// A cluster's nodes for the visitors, in turn (repeat; default: --url).
+    #[arg(long = "visitor-url")]
+    visitor_urls: Vec<String>,
+    /// The node the agents' consoles use (default: --url).
+    #[arg(long)]
+    agent_url: Option<String>,
 }
 
 #[tokio::main]
@@ -62,6 +68,8 @@ async fn main() -> anyhow::Result<()> {
         hold: Duration::from_secs(a.hold),
         invite_after_s: a.invite_after,
         admin: a.admin.as_deref().map(pair).transpose()?,
+        visitor_urls: a.visitor_urls,
+        agent_url: a.agent_url,
     })
     .await?;
     println!("{}", report.summary());

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_few_hundred_sessions_lose_no_message() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(without_flood_limits).await;
     let state = app.app.as_ref().unwrap().state();
     let widget =
         state.store.widget_by_key(&WidgetKey::parse(DEMO_WIDGET_KEY).unwrap()).await.unwrap().unwrap();
@@ -52,6 +52,8 @@ async fn a_few_hundred_sessions_lose_no_message() {
         hold: Duration::ZERO,
         invite_after_s: None,
         admin: None,
+        visitor_urls: Vec::new(),
+        agent_url: None,
     })
     .await
     .unwrap();

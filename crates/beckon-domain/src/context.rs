@@ -33,7 +33,10 @@ impl ContextValue {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContextVar {
+    /// A string, number or boolean.
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub value: ContextValue,
     #[serde(rename = "isDisplayable")]
     pub displayable: bool,
@@ -125,6 +128,20 @@ impl Context {
         self.0.is_empty()
     }
 
+    /// What the context weighs in memory, roughly: the bytes of its names and values.
+    pub fn weight(&self) -> usize {
+        self.0
+            .iter()
+            .map(|(name, var)| {
+                name.len()
+                    + match &var.value {
+                        ContextValue::Text(s) => s.len(),
+                        ContextValue::Number(_) | ContextValue::Bool(_) => 8,
+                    }
+            })
+            .sum()
+    }
+
     /// `other`'s variables win over ours with the same name.
     pub fn merged_with(mut self, other: Context) -> Self {
         self.0.extend(other.0);
@@ -192,6 +209,19 @@ mod tests {
             Context::parse(&json!({"D": {"value": 1, "isDisplayable": 3}})),
             Err(ContextError::BadDisplayable("D".into()))
         );
+    }
+
+    #[test]
+    fn numbers_survive_being_stored_as_json_text() {
+        // Found by fuzzing (fuzz/ `context`): without serde_json's `float_roundtrip` feature this
+        // number, or the shortest text of it, could be read one unit in the last place off, so a
+        // stored context came back different from the one the page sent.
+        let c = Context::parse(&serde_json::from_str(r#"{"big": 1044674720236854775808}"#).unwrap()).unwrap();
+        let exact = serde_json::Number::from_f64(1_044_674_720_236_854_775_808.0).unwrap();
+        assert_eq!(c.get("big").unwrap().value, ContextValue::Number(exact));
+        let text = serde_json::to_string(&c).unwrap();
+        assert_eq!(Context::parse(&serde_json::from_str(&text).unwrap()).unwrap(), c);
+        assert_eq!(serde_json::from_str::<Context>(&text).unwrap(), c);
     }
 
     #[test]

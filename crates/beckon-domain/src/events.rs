@@ -22,6 +22,8 @@ pub enum Topic {
     Agent(AgentId),
     /// Every agent console of an organisation (queue and presence changes).
     Org(OrgId),
+    /// Every node of the cluster (changes to what nodes cache, e.g. trigger rules).
+    Cluster,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,14 +35,23 @@ pub enum Event {
     Typing { conversation_id: ConversationId, from: SenderKind, typing: bool },
     /// A conversation was created or changed state, agent or offer.
     Conversation { conversation: Conversation, agent_name: Option<String> },
-    /// An agent's effective presence changed.
-    Presence { agent_id: AgentId, presence: Presence },
+    /// An agent's effective presence changed (told to the agent's organisation only).
+    Presence { org_id: OrgId, agent_id: AgentId, presence: Presence },
     /// A visitor arrived, moved to another page, started or ended a chat, or was invited.
     VisitorUpdated { visitor: LiveVisitor },
     /// A visitor's last tab closed.
     VisitorLeft { org_id: OrgId, visitor_id: VisitorId },
     /// Show this invite to the visitor (agent-initiated or rule-based).
     Invite { visitor_id: VisitorId, invite: Invite },
+    /// An agent's account changed in a way their open consoles must check at once: a session
+    /// ended (sign-out, password change, disabling) or their role changed.
+    AgentChanged { agent_id: AgentId },
+    /// The organisation's trigger rules were replaced: every node reads them again.
+    RulesChanged { org_id: OrgId },
+    /// Events for this node may have been lost (the cluster bus reconnected or fell behind):
+    /// every session refreshes from the store what it shows. Made by a node's hub for its own
+    /// sessions; never published.
+    Missed,
 }
 
 /// An invite the server sends to a visitor's widget.
@@ -57,6 +68,7 @@ pub struct Invite {
 
 /// A visitor on the site right now, as agents see them in the live list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LiveVisitor {
     pub visitor_id: VisitorId,
     pub org_id: OrgId,
@@ -79,6 +91,7 @@ pub struct LiveVisitor {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InviteStatus {
     pub invite_id: String,
     pub source: String,

@@ -14,6 +14,7 @@ pub mod hours;
 pub mod ids;
 pub mod message;
 pub mod model;
+pub mod password;
 pub mod presence;
 pub mod routing;
 
@@ -22,4 +23,5 @@ pub use context::{Context, ContextError, ContextValue, ContextVar};
 pub use conversation::{ConversationState, InvalidTransition, Transition};
 pub use ids::*;
 pub use message::{ClientMsgId, MessageText, Sender, SenderKind};
+pub use password::{NewPassword, PasswordError};
 pub use presence::Presence;

@@ -65,6 +65,7 @@ impl ClientMsgId {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SenderKind {
     Visitor,
@@ -91,6 +92,7 @@ impl SenderKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Sender {
     pub kind: SenderKind,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -114,6 +116,7 @@ impl Sender {
 
 /// A stored message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Message {
     pub conversation_id: ConversationId,
     pub seq: i64,

@@ -98,6 +98,7 @@ impl Default for WidgetSettings {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PrechatKind {
     SingleLine,
@@ -107,6 +108,7 @@ pub enum PrechatKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PrechatQuestion {
     pub id: String,
     pub label: String,
@@ -139,6 +141,7 @@ pub struct Queue {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Agent,
@@ -172,6 +175,9 @@ pub struct Agent {
     pub capacity: u32,
     /// The presence the agent last chose; effective only while a console is connected.
     pub presence: Presence,
+    /// An admin disabled the account: it cannot sign in and has no sessions.
+    #[serde(default)]
+    pub disabled: bool,
     pub created_at: Timestamp,
 }
 
@@ -184,6 +190,7 @@ pub struct Visitor {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Visit {
     pub id: VisitId,
     pub visitor_id: VisitorId,
@@ -197,6 +204,7 @@ pub struct Visit {
 
 /// What the browser told us about itself when the visit started.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VisitMeta {
     pub browser: Option<String>,
     pub os: Option<String>,
@@ -216,6 +224,7 @@ pub struct VisitMeta {
 
 /// A page a visitor viewed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PageView {
     pub url: String,
     pub title: String,
@@ -225,6 +234,7 @@ pub struct PageView {
 
 /// A visitor at a glance, for the agent's visitor panel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VisitorSummary {
     pub visitor_id: VisitorId,
     pub first_seen_at: Timestamp,
@@ -235,6 +245,7 @@ pub struct VisitorSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Conversation {
     pub id: ConversationId,
     pub org_id: OrgId,
@@ -246,11 +257,16 @@ pub struct Conversation {
     pub agent_id: Option<AgentId>,
     /// The agent the conversation is offered to and not yet accepted by.
     pub offered_agent_id: Option<AgentId>,
+    /// Custom context variables by name (see SDK.md).
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, crate::context::ContextVar>))]
     pub context: Context,
     /// Sequence number of the newest message (0 when there is none).
     pub last_seq: i64,
-    /// The verified `sub` of an authenticated visitor.
+    /// The verified `sub` of an authenticated visitor, and its token's issuer: the person is
+    /// the pair.
     pub auth_sub: Option<String>,
+    #[serde(default)]
+    pub auth_iss: Option<String>,
     pub created_at: Timestamp,
     pub accepted_at: Option<Timestamp>,
     pub ended_at: Option<Timestamp>,

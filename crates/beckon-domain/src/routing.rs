@@ -11,6 +11,7 @@ use crate::{Context, QueueId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoutingRule {
     pub name: String,
     /// All must hold; an empty list always matches.
@@ -19,6 +20,7 @@ pub struct RoutingRule {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RouteCondition {
     pub field: RouteField,
     pub op: RouteOp,
@@ -28,6 +30,7 @@ pub struct RouteCondition {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", content = "name", rename_all = "snake_case")]
 pub enum RouteField {
     /// A context variable (or pre-chat answer) by name.
@@ -42,6 +45,7 @@ pub enum RouteField {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RouteOp {
     /// The field has a value at all (`value` is ignored).

@@ -17,8 +17,14 @@ pub struct Settings {
     /// The URL visitors' browsers and agents reach the server at (used in the printed embed
     /// snippet and to decide whether cookies are `Secure`). Default: `http://{bind}`.
     pub public_url: Option<String>,
-    /// `sqlite://FILE` (created with its schema on first start).
+    /// `sqlite://FILE` (created with its schema on first start), or `postgres://…` for several
+    /// nodes sharing one database.
     pub database_url: String,
+    /// `nats://host:4222`: the bus between nodes (none: this node is alone).
+    pub nats_url: Option<String>,
+    /// Every NATS subject this cluster uses starts with this (several clusters, or test runs, may
+    /// share one NATS server).
+    pub nats_subject_prefix: String,
     /// `pretty` for people, `json` for log collectors.
     pub log_format: LogFormat,
     /// A visit ends after this long without activity; the next page view starts a new one.
@@ -41,6 +47,9 @@ pub struct Settings {
     /// Least time between two fetches of a widget's JWKS (visitor authentication keys).
     pub jwks_min_refresh_secs: u64,
     pub ws: WsSettings,
+    /// Bounds on what one visitor, one address or one account may make the server do or keep
+    /// (docs/security.md lists each with the reason for its default).
+    pub limits: LimitSettings,
     /// The proactive triggers' visitor-wide attention budget (caps, cooldown, pacing).
     pub triggers: beckon_triggers::EngineSettings,
 }
@@ -52,6 +61,79 @@ pub enum LogFormat {
     Json,
 }
 
+/// Limits against abuse. The defaults suit a real site whose visitors may share an address
+/// (an office, a mobile carrier's NAT) as long as `trusted_proxies` names the site's proxy, so
+/// that each visitor's own address is the one counted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// The page context the trigger rules keep per visitor (`set_context`), in bytes of names
+    /// and values; a larger context is refused with `invalid_context`.
+    pub trigger_context_bytes: usize,
+    /// Distinct `track()` event names counted per visit; more are refused.
+    pub tracked_event_names: usize,
+    /// Sign-in attempts per client address per minute (also the burst): an office of this many
+    /// agents can all sign in at once.
+    pub sign_ins_per_address_per_minute: u32,
+    /// Failed sign-ins in a row for one email before each further one makes it wait (1 s,
+    /// doubling, up to `sign_in_max_backoff_secs`).
+    pub sign_in_free_failures: u32,
+    pub sign_in_max_backoff_secs: u64,
+    /// Password hashes computed at once (argon2 takes ~19 MiB each); more wait in a queue of
+    /// `password_hash_queue`, and beyond it are refused with 429.
+    pub concurrent_password_hashes: usize,
+    pub password_hash_queue: usize,
+    /// A visitor socket that has not said `hello` within this time is closed.
+    pub hello_timeout_secs: u64,
+    /// A new visitor is stored once it does something: sends a frame after `hello`, is sent an
+    /// invite, or stays connected this long.
+    pub store_visitor_after_secs: u64,
+    /// Visitor sockets open at once from one address (IPv6: one /64).
+    pub sockets_per_address: u32,
+    /// Sockets (tabs) open at once for one visitor.
+    pub sockets_per_visitor: u32,
+    /// New visitors (a `hello` without a known token) per address per minute (also the burst).
+    pub new_visitors_per_address_per_minute: u32,
+    /// Chat messages per visitor per minute, all their tabs together; a burst of a third of it.
+    pub messages_per_visitor_per_minute: u32,
+    /// Chat messages per address per minute, all its visitors together (also the burst).
+    pub messages_per_address_per_minute: u32,
+    /// Page views per visitor per minute (single-page apps change routes often), burst half of it.
+    pub page_views_per_visitor_per_minute: u32,
+    /// Page views per address per minute (also the burst).
+    pub page_views_per_address_per_minute: u32,
+    /// Typing notifications per visitor per minute; the rest are dropped without an error.
+    pub typing_per_visitor_per_minute: u32,
+    /// Log lines per place in the code per second (a burst of ten times that); the rest are
+    /// counted and reported in one line, so a flood cannot fill the disk with logs.
+    pub log_lines_per_second: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            trigger_context_bytes: 16 * 1024,
+            tracked_event_names: 50,
+            sign_ins_per_address_per_minute: 30,
+            sign_in_free_failures: 5,
+            sign_in_max_backoff_secs: 900,
+            concurrent_password_hashes: 2,
+            password_hash_queue: 16,
+            hello_timeout_secs: 10,
+            store_visitor_after_secs: 5,
+            sockets_per_address: 500,
+            sockets_per_visitor: 20,
+            new_visitors_per_address_per_minute: 60,
+            messages_per_visitor_per_minute: 30,
+            messages_per_address_per_minute: 300,
+            page_views_per_visitor_per_minute: 60,
+            page_views_per_address_per_minute: 600,
+            typing_per_visitor_per_minute: 120,
+            log_lines_per_second: 20,
+        }
+    }
+}
+
 /// WebSocket tuning. Every visitor on a customer's site holds a socket, so the defaults are
 /// chosen for many idle connections: small buffers (tungstenite's defaults are 128 KiB read and
 /// 128 KiB write per connection), a bounded outgoing queue, and server pings.
@@ -61,8 +143,12 @@ pub struct WsSettings {
     pub ping_interval_secs: u64,
     /// Close a socket that has sent nothing (not even a pong) for this long.
     pub idle_timeout_secs: u64,
-    /// Frames waiting to be written to one socket; a client that lets it fill is disconnected.
+    /// Frames waiting to be written to one visitor socket; a client that lets it fill is
+    /// disconnected.
     pub outbox_frames: usize,
+    /// The same for an agent's console, which hears every visitor of the organisation (live
+    /// visitors) and all its chats: larger, so that busy visitors never cost an agent the socket.
+    pub agent_outbox_frames: usize,
     /// Give up on a socket whose write has not completed within this time.
     pub write_timeout_secs: u64,
     /// Largest frame or message accepted, in bytes.
@@ -95,6 +181,9 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             retain_visitor_ip: false,
             ws: WsSettings::default(),
+            nats_url: None,
+            nats_subject_prefix: "beckon".into(),
+            limits: LimitSettings::default(),
             triggers: beckon_triggers::EngineSettings::default(),
         }
     }
@@ -106,6 +195,7 @@ impl Default for WsSettings {
             ping_interval_secs: 25,
             idle_timeout_secs: 60,
             outbox_frames: 256,
+            agent_outbox_frames: 4_096,
             write_timeout_secs: 10,
             max_frame_bytes: 1 << 20,
             read_buffer_bytes: 512,

@@ -7,18 +7,25 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use beckon_store::StoreError;
-use serde_json::json;
+use serde::Serialize;
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds to wait before trying again (`Retry-After`), for 429 and 503.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self { status, code, message: message.into(), retry_after: None }
+    }
+    /// 429: the client must wait `retry_after` seconds (sent as `Retry-After`, and said in the
+    /// message so a person reads it too).
+    pub fn too_many(code: &'static str, message: impl Into<String>, retry_after: u64) -> Self {
+        Self { retry_after: Some(retry_after), ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, message) }
     }
     pub fn unauthenticated() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first")
@@ -40,15 +47,48 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(what) => ApiError::not_found(what),
             StoreError::Conflict(what) => ApiError::new(StatusCode::CONFLICT, "conflict", what),
+            e if e.is_unavailable() => {
+                tracing::error!(error = %e, "the database is unavailable");
+                ApiError {
+                    retry_after: Some(5),
+                    ..ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "store_unavailable",
+                        "the server cannot reach its database right now; try again",
+                    )
+                }
+            }
             e => ApiError::internal(e),
         }
     }
 }
 
+/// The body of every error answer: `{"error": {"code": …, "message": …}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable and machine-readable: `unauthenticated`, `forbidden`, `not_found`, `conflict`,
+    /// `invalid_field`, `invalid_rule`, `bad_request`, `too_many_attempts`, `sign_in_blocked`,
+    /// `busy`, `internal`…
+    #[schema(example = "not_found")]
+    pub code: String,
+    /// For people; for a refused field it starts with the field's path (`capacity: …`).
+    #[schema(example = "no such conversation")]
+    pub message: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
-        (self.status, Json(body)).into_response()
+        let body = ErrorBody { error: ErrorDetail { code: self.code.to_owned(), message: self.message } };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 
@@ -65,6 +105,50 @@ where
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(ApiError::new(rejection.status(), "bad_request", rejection.body_text())),
+        }
+    }
+}
+
+/// `Path`, with a malformed segment (`/conversations/abc/…`) answered in the JSON error shape
+/// (axum's own rejection is plain text).
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(rejection) => Err(ApiError::new(rejection.status(), "bad_request", rejection.body_text())),
+        }
+    }
+}
+
+/// `Query`, with malformed parameters (`?limit=-1`) answered in the JSON error shape (axum's own
+/// rejection is plain text).
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
             Err(rejection) => Err(ApiError::new(rejection.status(), "bad_request", rejection.body_text())),
         }
     }

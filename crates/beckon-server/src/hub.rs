@@ -5,34 +5,51 @@
 //! Delivery never waits: if a session's inbox is full the client is not keeping up, so the hub
 //! cancels that session (its socket is closed and the client resumes by sequence number after
 //! reconnecting) rather than buffering without limit or slowing everyone else down.
+//!
+//! The hub also tells the bus which topics this node has sockets for: the first local subscriber
+//! of a topic makes the node follow it (and waits until the bus will deliver it, so nothing
+//! published after `subscribe` returns is missed), the last one leaving unfollows it. When the
+//! bus says envelopes may have been lost, every session gets [`Event::Missed`] and repairs from
+//! the store.
 
-use beckon_bus::Bus;
-use beckon_domain::events::{Envelope, Topic};
+use beckon_bus::{Bus, Delivery};
+use beckon_domain::events::{Envelope, Event, Topic};
 use futures_util::StreamExt;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OnceCell};
 use tokio_util::sync::CancellationToken;
 
 pub type SessionId = u64;
 
-#[derive(Default)]
 pub struct Hub {
     inner: Mutex<Inner>,
     next_id: AtomicU64,
+    bus: Arc<dyn Bus>,
 }
 
 #[derive(Default)]
 struct Inner {
     sessions: HashMap<SessionId, Entry>,
-    topics: HashMap<Topic, Vec<SessionId>>,
+    topics: HashMap<Topic, Followers>,
+    /// Registrations of the node's own components (not sockets), e.g. the trigger runtime
+    /// listening for rule changes.
+    listeners: usize,
 }
 
 struct Entry {
     inbox: Arc<Inbox>,
+    /// A component of the node, not a socket (see [`Hub::register_listener`]).
+    listener: bool,
     /// A session follows one to three topics, so a short list beats a set.
     topics: Vec<Topic>,
+}
+
+/// The local sessions of one topic, and the node following it on the bus (done once).
+struct Followers {
+    sessions: Vec<SessionId>,
+    followed: Arc<OnceCell<()>>,
 }
 
 /// A session's bounded inbox, and the hub's "you are too slow" flag.
@@ -59,7 +76,7 @@ impl Inbox {
 
     /// Queues the envelope; `false` if the inbox is full (the session is then killed).
     fn push(&self, envelope: Arc<Envelope>) -> bool {
-        let mut queue = self.queue.lock().expect("inbox lock");
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         if queue.len() >= self.capacity {
             return false;
         }
@@ -79,7 +96,7 @@ impl Inbox {
     }
 
     fn pop(&self) -> Option<Arc<Envelope>> {
-        let mut queue = self.queue.lock().expect("inbox lock");
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         let next = queue.pop_front();
         if queue.is_empty() && queue.capacity() > 8 {
             // A burst is over: give its memory back rather than keep it for an idle socket.
@@ -124,84 +141,123 @@ impl Drop for Registration {
 }
 
 impl Hub {
-    pub fn new() -> Arc<Self> {
-        Arc::new(Self::default())
+    pub fn new(bus: Arc<dyn Bus>) -> Arc<Self> {
+        Arc::new(Self { inner: Mutex::default(), next_id: AtomicU64::new(0), bus })
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A socket's registration.
     pub fn register(self: &Arc<Self>, inbox_capacity: usize) -> Registration {
+        self.register_as(inbox_capacity, false)
+    }
+
+    /// A registration for one of the node's own components that hears events (not counted as
+    /// a socket).
+    pub fn register_listener(self: &Arc<Self>, inbox_capacity: usize) -> Registration {
+        self.register_as(inbox_capacity, true)
+    }
+
+    fn register_as(self: &Arc<Self>, inbox_capacity: usize, listener: bool) -> Registration {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let inbox = Arc::new(Inbox::new(inbox_capacity.max(1)));
-        self.inner
-            .lock()
-            .expect("hub lock")
-            .sessions
-            .insert(id, Entry { inbox: inbox.clone(), topics: Vec::new() });
+        let mut inner = self.lock();
+        inner.sessions.insert(id, Entry { inbox: inbox.clone(), listener, topics: Vec::new() });
+        inner.listeners += usize::from(listener);
+        drop(inner);
         Registration { id, inbox, hub: self.clone() }
     }
 
-    pub fn subscribe(&self, id: SessionId, topic: Topic) {
-        let mut inner = self.inner.lock().expect("hub lock");
-        let Some(entry) = inner.sessions.get_mut(&id) else {
-            return;
+    /// Subscribes the session to the topic; returns once envelopes of the topic published
+    /// anywhere in the cluster from now on will reach it.
+    pub async fn subscribe(&self, id: SessionId, topic: Topic) {
+        let followed = {
+            let mut inner = self.lock();
+            let Some(entry) = inner.sessions.get_mut(&id) else {
+                return;
+            };
+            if !entry.topics.contains(&topic) {
+                entry.topics.push(topic);
+            }
+            let followers = inner
+                .topics
+                .entry(topic)
+                .or_insert_with(|| Followers { sessions: Vec::new(), followed: Arc::new(OnceCell::new()) });
+            if !followers.sessions.contains(&id) {
+                followers.sessions.push(id);
+            }
+            followers.followed.clone()
         };
-        if !entry.topics.contains(&topic) {
-            entry.topics.push(topic);
-            inner.topics.entry(topic).or_default().push(id);
-        }
+        followed.get_or_init(|| self.bus.follow(topic)).await;
     }
 
     pub fn unsubscribe(&self, id: SessionId, topic: Topic) {
-        let mut inner = self.inner.lock().expect("hub lock");
+        let mut inner = self.lock();
         if let Some(entry) = inner.sessions.get_mut(&id)
             && let Some(i) = entry.topics.iter().position(|t| *t == topic)
         {
             entry.topics.swap_remove(i);
-            remove_from_topic(&mut inner.topics, topic, id);
+            if remove_from_topic(&mut inner.topics, topic, id) {
+                self.bus.unfollow(topic);
+            }
         }
     }
 
     fn unregister(&self, id: SessionId) {
-        let mut inner = self.inner.lock().expect("hub lock");
+        let mut inner = self.lock();
         if let Some(entry) = inner.sessions.remove(&id) {
+            inner.listeners -= usize::from(entry.listener);
             for topic in entry.topics {
-                remove_from_topic(&mut inner.topics, topic, id);
+                if remove_from_topic(&mut inner.topics, topic, id) {
+                    self.bus.unfollow(topic);
+                }
             }
         }
     }
 
     /// Hands the envelope to each subscribed session once; kills sessions that can't keep up.
     pub fn deliver(&self, envelope: &Arc<Envelope>) {
-        let inner = self.inner.lock().expect("hub lock");
+        let inner = self.lock();
         let mut seen: Vec<SessionId> = Vec::new();
         for topic in &envelope.topics {
-            for id in inner.topics.get(topic).into_iter().flatten() {
+            for id in inner.topics.get(topic).into_iter().flat_map(|f| &f.sessions) {
                 if seen.contains(id) {
                     continue;
                 }
                 seen.push(*id);
-                if let Some(entry) = inner.sessions.get(id)
-                    && !entry.inbox.push(envelope.clone())
-                {
-                    tracing::warn!(session = id, "client not reading; disconnecting it");
-                    entry.inbox.kill();
+                if let Some(entry) = inner.sessions.get(id) {
+                    push_or_kill(*id, entry, envelope);
                 }
             }
         }
     }
 
-    /// How many sessions are connected to this node.
+    /// Envelopes may have been lost on the bus: every session is told to repair from the store.
+    pub fn deliver_missed(&self) {
+        let missed = Arc::new(Envelope::new(Vec::new(), Event::Missed));
+        let inner = self.lock();
+        for (id, entry) in &inner.sessions {
+            push_or_kill(*id, entry, &missed);
+        }
+    }
+
+    /// How many sockets are connected to this node (the node's own listeners not counted).
     pub fn session_count(&self) -> usize {
-        self.inner.lock().expect("hub lock").sessions.len()
+        let inner = self.lock();
+        inner.sessions.len() - inner.listeners
     }
 
     /// Runs until the bus subscription ends or `shutdown` fires.
-    pub async fn run_dispatcher(self: Arc<Self>, bus: Arc<dyn Bus>, shutdown: CancellationToken) {
-        let mut events = bus.subscribe();
+    pub async fn run_dispatcher(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut deliveries = self.bus.subscribe();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                next = events.next() => match next {
-                    Some(envelope) => self.deliver(&envelope),
+                next = deliveries.next() => match next {
+                    Some(Delivery::Envelope(envelope)) => self.deliver(&envelope),
+                    Some(Delivery::Missed) => self.deliver_missed(),
                     None => return,
                 },
             }
@@ -209,13 +265,23 @@ impl Hub {
     }
 }
 
-fn remove_from_topic(topics: &mut HashMap<Topic, Vec<SessionId>>, topic: Topic, id: SessionId) {
-    if let Some(ids) = topics.get_mut(&topic) {
-        ids.retain(|s| *s != id);
-        if ids.is_empty() {
+fn push_or_kill(id: SessionId, entry: &Entry, envelope: &Arc<Envelope>) {
+    if !entry.inbox.push(envelope.clone()) {
+        tracing::warn!(session = id, "client not reading; disconnecting it");
+        entry.inbox.kill();
+    }
+}
+
+/// Removes the session from the topic; true when that was the topic's last local session.
+fn remove_from_topic(topics: &mut HashMap<Topic, Followers>, topic: Topic, id: SessionId) -> bool {
+    if let Some(f) = topics.get_mut(&topic) {
+        f.sessions.retain(|s| *s != id);
+        if f.sessions.is_empty() {
             topics.remove(&topic);
+            return true;
         }
     }
+    false
 }
 
 #[cfg(test)]
@@ -225,17 +291,24 @@ mod tests {
     use beckon_domain::{AgentId, ConversationId, Presence, VisitorId};
 
     fn env(topics: Vec<Topic>) -> Arc<Envelope> {
-        Arc::new(Envelope::new(topics, Event::Presence { agent_id: AgentId(1), presence: Presence::Away }))
+        Arc::new(Envelope::new(
+            topics,
+            Event::Presence {
+                org_id: beckon_domain::OrgId(1),
+                agent_id: AgentId(1),
+                presence: Presence::Away,
+            },
+        ))
     }
 
-    #[test]
-    fn delivers_once_per_session_to_subscribers_only() {
-        let hub = Hub::new();
+    #[tokio::test]
+    async fn delivers_once_per_session_to_subscribers_only() {
+        let hub = Hub::new(Arc::new(beckon_bus::InProcessBus::new()));
         let a = hub.register(8);
         let b = hub.register(8);
-        hub.subscribe(a.id, Topic::Conversation(ConversationId(1)));
-        hub.subscribe(a.id, Topic::Visitor(VisitorId(1)));
-        hub.subscribe(b.id, Topic::Visitor(VisitorId(2)));
+        hub.subscribe(a.id, Topic::Conversation(ConversationId(1))).await;
+        hub.subscribe(a.id, Topic::Visitor(VisitorId(1))).await;
+        hub.subscribe(b.id, Topic::Visitor(VisitorId(2))).await;
         hub.deliver(&env(vec![Topic::Conversation(ConversationId(1)), Topic::Visitor(VisitorId(1))]));
         assert!(a.inbox.try_next().is_some());
         assert!(a.inbox.try_next().is_none(), "delivered twice");
@@ -246,11 +319,11 @@ mod tests {
         assert!(a.inbox.try_next().is_none());
     }
 
-    #[test]
-    fn a_full_inbox_cancels_the_session_instead_of_growing() {
-        let hub = Hub::new();
+    #[tokio::test]
+    async fn a_full_inbox_cancels_the_session_instead_of_growing() {
+        let hub = Hub::new(Arc::new(beckon_bus::InProcessBus::new()));
         let slow = hub.register(2);
-        hub.subscribe(slow.id, Topic::Agent(AgentId(1)));
+        hub.subscribe(slow.id, Topic::Agent(AgentId(1))).await;
         for _ in 0..2 {
             hub.deliver(&env(vec![Topic::Agent(AgentId(1))]));
         }
@@ -261,9 +334,9 @@ mod tests {
 
     #[tokio::test]
     async fn next_waits_for_an_event_and_stops_once_killed() {
-        let hub = Hub::new();
+        let hub = Hub::new(Arc::new(beckon_bus::InProcessBus::new()));
         let r = hub.register(4);
-        hub.subscribe(r.id, Topic::Agent(AgentId(1)));
+        hub.subscribe(r.id, Topic::Agent(AgentId(1))).await;
         let inbox = r.inbox.clone();
         let waiter = tokio::spawn(async move { inbox.next().await.is_some() });
         tokio::task::yield_now().await;
@@ -274,14 +347,69 @@ mod tests {
         assert!(r.inbox.next().await.is_none(), "a killed session gets no more events");
     }
 
-    #[test]
-    fn dropping_a_registration_unsubscribes_everything() {
-        let hub = Hub::new();
+    #[tokio::test]
+    async fn dropping_a_registration_unsubscribes_everything() {
+        let hub = Hub::new(Arc::new(beckon_bus::InProcessBus::new()));
         let r = hub.register(1);
-        hub.subscribe(r.id, Topic::Agent(AgentId(7)));
+        hub.subscribe(r.id, Topic::Agent(AgentId(7))).await;
         assert_eq!(hub.session_count(), 1);
         drop(r);
         assert_eq!(hub.session_count(), 0);
         assert!(hub.inner.lock().unwrap().topics.is_empty());
+    }
+
+    /// Records what the hub asks of the bus.
+    #[derive(Default)]
+    struct Recording(Mutex<Vec<String>>);
+
+    #[async_trait::async_trait]
+    impl Bus for Recording {
+        async fn publish(&self, _: Envelope) -> Result<(), beckon_bus::BusError> {
+            Ok(())
+        }
+        fn subscribe(&self) -> futures_util::stream::BoxStream<'static, Delivery> {
+            Box::pin(futures_util::stream::pending())
+        }
+        async fn follow(&self, topic: Topic) {
+            self.0.lock().unwrap().push(format!("follow {topic:?}"));
+        }
+        fn unfollow(&self, topic: Topic) {
+            self.0.lock().unwrap().push(format!("unfollow {topic:?}"));
+        }
+        fn answer_with(&self, _: Arc<dyn beckon_bus::Answerer>) {}
+        async fn ask(
+            &self,
+            _: serde_json::Value,
+            _: usize,
+            _: std::time::Duration,
+        ) -> Vec<serde_json::Value> {
+            Vec::new()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_node_follows_a_topic_from_its_first_local_subscriber_to_its_last() {
+        let bus = Arc::new(Recording::default());
+        let hub = Hub::new(bus.clone());
+        let (a, b) = (hub.register(4), hub.register(4));
+        let t = Topic::Conversation(ConversationId(9));
+        hub.subscribe(a.id, t).await;
+        hub.subscribe(b.id, t).await;
+        hub.subscribe(a.id, t).await;
+        hub.unsubscribe(a.id, t);
+        assert_eq!(*bus.0.lock().unwrap(), ["follow Conversation(ConversationId(9))"]);
+        drop(b);
+        assert_eq!(bus.0.lock().unwrap().last().unwrap(), "unfollow Conversation(ConversationId(9))");
+        assert_eq!(bus.0.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn missed_events_reach_every_session() {
+        let hub = Hub::new(Arc::new(beckon_bus::InProcessBus::new()));
+        let (a, b) = (hub.register(4), hub.register(4));
+        hub.deliver_missed();
+        for r in [&a, &b] {
+            assert!(matches!(r.inbox.try_next().map(|e| e.event.clone()), Some(Event::Missed)));
+        }
     }
 }

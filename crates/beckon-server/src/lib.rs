@@ -6,21 +6,25 @@
 //! and background task; [`Application::stop`] fires it and waits.
 //!
 //! Layout: `http/` (one router per area), `ws/` (gateways, socket loop, frames), `chat` (the
-//! conversation service and routing), `hub` (this node's sockets and delivery), `presence`,
-//! `auth` (passwords, tokens), `config`, `demo`.
+//! conversation service, routing and presence), `sweeper` (stored deadlines), `hub` (this node's
+//! sockets and delivery), `auth` (passwords, tokens), `limits`, `config`, `demo`.
 
 pub mod auth;
 pub mod chat;
 pub mod client_info;
+pub mod cluster_view;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod geoip;
 pub mod http;
 pub mod hub;
+pub mod limits;
 pub mod live;
-pub mod presence;
+pub mod logging;
+pub mod new_visitors;
 pub mod state;
+pub mod sweeper;
 pub mod timers;
 pub mod triggers;
 pub mod visitor_auth;
@@ -48,6 +52,7 @@ pub struct Application {
     state: AppState,
     server: JoinHandle<std::io::Result<()>>,
     dispatcher: JoinHandle<()>,
+    sweeper: JoinHandle<()>,
 }
 
 impl Application {
@@ -57,14 +62,23 @@ impl Application {
 
     /// As [`build`](Self::build), with an injected clock (tests control time with it).
     pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let store = beckon_store::connect(&settings.database_url)
-            .await
-            .with_context(|| format!("opening the database {}", settings.database_url))?;
-        let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
-        let hub = Hub::new();
+        let store = beckon_store::connect(&settings.database_url).await.with_context(|| {
+            format!("opening the database {}", beckon_store::redacted(&settings.database_url))
+        })?;
+        let bus: Arc<dyn Bus> = match &settings.nats_url {
+            Some(url) => {
+                let nats = beckon_bus::NatsSettings {
+                    url: url.clone(),
+                    prefix: settings.nats_subject_prefix.clone(),
+                };
+                beckon_bus::NatsBus::connect(nats).await.context("connecting to the cluster bus")?
+            }
+            None => Arc::new(InProcessBus::new()),
+        };
+        let hub = Hub::new(bus.clone());
         let shutdown = CancellationToken::new();
         // Subscribe before anything can publish.
-        let dispatcher = tokio::spawn(hub.clone().run_dispatcher(bus.clone(), shutdown.clone()));
+        let dispatcher = tokio::spawn(hub.clone().run_dispatcher(shutdown.clone()));
         let listener = tokio::net::TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("listening on {}", settings.bind))?;
@@ -73,18 +87,52 @@ impl Application {
         let timers = Arc::new(timers::Timers::new(clock.clone()));
         let offer_timeout_ms = i64::from(settings.offer_timeout_secs) * 1_000;
         let presence_grace_ms = i64::from(settings.presence_grace_secs) * 1_000;
+        let store_after_ms =
+            i64::try_from(settings.limits.store_visitor_after_secs).unwrap_or(i64::MAX / 2) * 1_000;
+        let new_visitors = Arc::new(new_visitors::NewVisitors::new(store_after_ms));
+        let node_id: Arc<str> = uuid::Uuid::new_v4().simple().to_string().into();
+        let deadlines = Arc::new(tokio::sync::Notify::new());
         let chat = Chat::new(
             store.clone(),
+            new_visitors.clone(),
             bus.clone(),
             timers.clone(),
-            offer_timeout_ms,
-            presence_grace_ms,
-            shutdown.clone(),
+            deadlines.clone(),
+            chat::ChatSettings { node_id: node_id.clone(), offer_timeout_ms, presence_grace_ms },
         );
-        let triggers =
-            triggers::Triggers::new(store.clone(), chat.clone(), timers.clone(), settings.triggers.clone());
+        let sweeper = sweeper::Sweeper::new(store.clone(), chat.clone(), timers.clone(), deadlines);
+        sweeper.register().await.context("registering this node in the database")?;
+        tracing::info!(node = %node_id, "this node's id");
+        let sweeper = tokio::spawn(sweeper.run(shutdown.clone()));
+        let triggers = triggers::Triggers::new(
+            store.clone(),
+            chat.clone(),
+            timers.clone(),
+            settings.triggers.clone(),
+            settings.limits.clone(),
+        );
         tokio::spawn(triggers.clone().run_timers(shutdown.clone()));
-        let live = Arc::new(live::LiveVisitors::new(bus));
+        // Rules saved on any node apply on this one at once.
+        let cluster = hub.register_listener(triggers::CLUSTER_INBOX);
+        hub.subscribe(cluster.id, beckon_domain::events::Topic::Cluster).await;
+        tokio::spawn(triggers.clone().follow_cluster(hub.clone(), cluster, shutdown.clone()));
+        let evaluate = {
+            let triggers = triggers.clone();
+            move |visitor| {
+                let triggers = triggers.clone();
+                async move { triggers.evaluate(visitor).await }
+            }
+        };
+        tokio::spawn(new_visitors.clone().run(store.clone(), timers.clone(), evaluate, shutdown.clone()));
+        tokio::spawn(logging::report_suppressed(shutdown.clone()));
+        let live = Arc::new(live::LiveVisitors::new(bus.clone()));
+        let cluster = Arc::new(cluster_view::ClusterView::new(
+            bus,
+            store.clone(),
+            clock.clone(),
+            live.clone(),
+            triggers.clone(),
+        ));
         let geoip = match &settings.geoip_database {
             Some(path) => geoip::GeoIp::open(path)?,
             None => {
@@ -93,6 +141,7 @@ impl Application {
             }
         };
         let jwks_min_refresh_secs = settings.jwks_min_refresh_secs;
+        let limits = Arc::new(limits::Limits::new(settings.limits.clone(), clock.clone()));
         let state = AppState {
             demo_mode: settings.demo,
             settings: Arc::new(settings),
@@ -103,11 +152,14 @@ impl Application {
             timers,
             triggers,
             live,
+            cluster,
             geoip: Arc::new(geoip),
             visitor_auth: Arc::new(visitor_auth::VisitorAuth::new(std::time::Duration::from_secs(
                 jwks_min_refresh_secs,
             ))),
             widgets: Arc::default(),
+            limits,
+            new_visitors,
             shutdown: shutdown.clone(),
             public_url,
         };
@@ -118,7 +170,7 @@ impl Application {
                 .await
         });
         tracing::info!(%addr, "beckon listening");
-        Ok(Self { addr, state, server, dispatcher })
+        Ok(Self { addr, state, server, dispatcher, sweeper })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -146,6 +198,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let result = self.server.await.context("server task panicked")?;
         let _ = self.dispatcher.await;
+        // It records that this node stopped, so its agents' consoles close now.
+        let _ = self.sweeper.await;
         result.context("server failed")
     }
 

@@ -20,9 +20,14 @@ pub struct AppState {
     pub timers: Arc<crate::timers::Timers>,
     pub live: Arc<crate::live::LiveVisitors>,
     pub triggers: Arc<crate::triggers::Triggers>,
+    /// Live visitors and the trigger runtime's views across every node.
+    pub cluster: Arc<crate::cluster_view::ClusterView>,
     pub geoip: Arc<crate::geoip::GeoIp>,
     pub visitor_auth: Arc<crate::visitor_auth::VisitorAuth>,
     pub widgets: Arc<SharedWidgets>,
+    pub limits: Arc<crate::limits::Limits>,
+    /// New visitors not stored yet (they have done nothing so far).
+    pub new_visitors: Arc<crate::new_visitors::NewVisitors>,
     /// Cancelled when the server shuts down; every socket and background task watches it.
     pub shutdown: CancellationToken,
     /// Serving the demo site (`beckon demo`).

@@ -14,9 +14,12 @@
 //! (`next_check_at`, e.g. "20 s on the page" or a delay), a timer on the injected clock wakes it
 //! at that instant. Nothing polls all visitors.
 
-use crate::chat::Chat;
+use crate::chat::{Chat, ChatError};
+use crate::config::LimitSettings;
+use crate::hub::{Hub, Registration};
 use crate::timers::{Schedule, Timers};
-use beckon_domain::events::Invite;
+use crate::visitor_auth::Identity;
+use beckon_domain::events::{Event, Invite, Topic};
 use beckon_domain::model::{PageView, Visit, Widget};
 use beckon_domain::{Context, OrgId, QueueId, Timestamp, VisitorId, WidgetId};
 use beckon_store::{NewInviteEvent, Store, StoreError};
@@ -38,6 +41,12 @@ const CAPACITY_RETRY_MS: i64 = 10_000;
 const RECONNECT_GRACE_MS: i64 = 60_000;
 /// An invite the widget never reports back on stops blocking others this long after it expires.
 const INVITE_GRACE_MS: i64 = 5_000;
+/// Pacing counts rule invites sent to a queue over this window.
+const PACING_WINDOW_MS: i64 = 60_000;
+/// How often a history update is retried when another node changed it in between.
+const HISTORY_CAS_ATTEMPTS: usize = 8;
+/// Cluster events queued for the trigger runtime (rule changes are rare).
+pub const CLUSTER_INBOX: usize = 256;
 
 /// What the widget reports about the page besides page views.
 #[derive(Debug, Clone)]
@@ -62,6 +71,8 @@ pub struct Arrival<'a> {
     pub page: Option<&'a PageView>,
     /// `false` when the widget reconnected on the page it was already on.
     pub new_page_view: bool,
+    /// With a reconnect: the page's visible time so far, as the widget counted it.
+    pub visible_ms: Option<u64>,
     pub chatting: bool,
 }
 
@@ -72,12 +83,16 @@ struct Tracked {
     facts: Facts,
     history: History,
     history_key: String,
+    /// The stored history's version this copy was read at (`None`: none stored yet).
+    history_version: Option<i64>,
     /// The invite on screen (sent by a rule, an agent or the page): its id and rule.
     showing: Option<(String, Option<RuleId>, Timestamp)>,
     /// A rule that fired with a delay: it is shown when the delay is over if it still fires.
     pending: Option<(RuleId, Timestamp)>,
     /// Suppressions already recorded on this page view, so each is counted once.
     suppressions_recorded: HashSet<(RuleId, &'static str)>,
+    /// The signed-in visitor's token context, which wins over the page's on every update.
+    token_context: Context,
 }
 
 struct CachedCapacity {
@@ -92,15 +107,15 @@ pub struct Triggers {
     chat: Arc<Chat>,
     timers: Arc<Timers>,
     settings: EngineSettings,
+    limits: LimitSettings,
     rules: Mutex<HashMap<OrgId, Arc<RuleSet>>>,
     /// Boxed: the map's buckets then hold a pointer, not a whole `Tracked` (hundreds of bytes)
     /// — a hash map keeps up to half its buckets empty, and there is one entry per live visitor.
     visitors: Mutex<HashMap<VisitorId, Box<Tracked>>>,
     capacity: Mutex<HashMap<QueueId, CachedCapacity>>,
-    /// Rule invites sent per queue in the last minute (pacing), oldest first.
+    /// Rule invites this node sent per queue in the last minute, oldest first: pacing counts
+    /// them on top of the stored count (all nodes') until the next read of it.
     sent: Mutex<HashMap<QueueId, VecDeque<Timestamp>>>,
-    /// Invites a rule sent: id → the rule's target queue (where an accepted chat goes).
-    issued: Mutex<HashMap<String, Option<QueueId>>>,
     /// When each visitor must be evaluated again with nothing else happening (see `run_timers`).
     wake_ups: Schedule<VisitorId>,
     me: Weak<Triggers>,
@@ -112,17 +127,18 @@ impl Triggers {
         chat: Arc<Chat>,
         timers: Arc<Timers>,
         settings: EngineSettings,
+        limits: LimitSettings,
     ) -> Arc<Self> {
         Arc::new_cyclic(|me| Self {
             store,
             chat,
             timers,
             settings,
+            limits,
             rules: Mutex::new(HashMap::new()),
             visitors: Mutex::new(HashMap::new()),
             capacity: Mutex::new(HashMap::new()),
             sent: Mutex::new(HashMap::new()),
-            issued: Mutex::new(HashMap::new()),
             wake_ups: Schedule::default(),
             me: me.clone(),
         })
@@ -156,11 +172,63 @@ impl Triggers {
         Ok(set)
     }
 
-    /// Replaces the organisation's rules and looks at every live visitor of it again.
+    /// Replaces the organisation's rules and looks at every live visitor of it again, on every
+    /// node (see [`follow_cluster`](Self::follow_cluster)).
     pub async fn set_rules(&self, org: OrgId, rules: Vec<Rule>) -> Result<(), StoreError> {
         let json = serde_json::to_string(&rules).expect("rules serialize");
         self.store.set_trigger_rules(org, &json, self.now()).await?;
         self.rules.lock().expect("rules lock").insert(org, Arc::new(RuleSet::new(rules)));
+        self.chat.publish_cluster(Event::RulesChanged { org_id: org }).await;
+        self.evaluate_org(org).await;
+        Ok(())
+    }
+
+    /// Hears what other nodes changed: rules saved elsewhere are read again; after a gap in the
+    /// bus every organisation's are. Runs until `shutdown`.
+    /// `cluster` is already subscribed to [`Topic::Cluster`] (so a node hears every change made
+    /// after it started).
+    pub async fn follow_cluster(
+        self: Arc<Self>,
+        hub: Arc<Hub>,
+        mut cluster: Registration,
+        shutdown: CancellationToken,
+    ) {
+        loop {
+            loop {
+                let envelope = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    e = cluster.inbox.next() => match e {
+                        Some(e) => e,
+                        None => break,
+                    },
+                };
+                self.heard(&envelope.event).await;
+            }
+            // Too slow to keep up (the hub gave up on this inbox): forget every cached rule set
+            // and listen again.
+            tracing::warn!("the trigger runtime fell behind the cluster's events; rules are read again");
+            cluster = hub.register_listener(CLUSTER_INBOX);
+            hub.subscribe(cluster.id, Topic::Cluster).await;
+            self.rules.lock().expect("rules lock").clear();
+        }
+    }
+
+    async fn heard(&self, event: &Event) {
+        {
+            match event {
+                Event::RulesChanged { org_id } => {
+                    let org = *org_id;
+                    self.rules.lock().expect("rules lock").remove(&org);
+                    self.evaluate_org(org).await;
+                }
+                Event::Missed => self.rules.lock().expect("rules lock").clear(),
+                _ => {}
+            }
+        }
+    }
+
+    /// Looks again at every live visitor of the organisation on this node.
+    async fn evaluate_org(&self, org: OrgId) {
         let of_org: Vec<VisitorId> = {
             let all = self.visitors.lock().expect("visitors lock");
             all.iter().filter(|(_, t)| t.org == org).map(|(id, _)| *id).collect()
@@ -168,12 +236,18 @@ impl Triggers {
         for v in of_org {
             self.evaluate(v).await;
         }
-        Ok(())
     }
 
-    /// The queue a rule invite sent the visitor to, if `invite_id` is one.
-    pub fn queue_of_invite(&self, invite_id: &str) -> Option<QueueId> {
-        self.issued.lock().expect("issued lock").get(invite_id).copied().flatten()
+    /// The queue a rule invite sent the visitor to, if `invite_id` is one (whichever node sent
+    /// it: read from its stored `offered` record).
+    pub async fn queue_of_invite(&self, visitor: VisitorId, invite_id: &str) -> Option<QueueId> {
+        match self.store.invite_queue(visitor, invite_id).await {
+            Ok(q) => q,
+            Err(e) => {
+                tracing::error!(error = %e, "reading an invite's queue failed");
+                None
+            }
+        }
     }
 
     // --- visitor lifecycle ------------------------------------------------------------------
@@ -200,7 +274,7 @@ impl Triggers {
             return Ok(());
         }
         let history_key = format!("visitor:{}", a.visitor);
-        let history = self.load_history(&history_key).await?;
+        let (history, history_version) = self.load_history(&history_key).await?;
         let meta = &a.visit.meta;
         let facts = Facts {
             now,
@@ -228,15 +302,19 @@ impl Triggers {
                 facts,
                 history,
                 history_key,
+                history_version,
                 showing: None,
                 pending: None,
                 suppressions_recorded: HashSet::new(),
+                token_context: Context::new(),
             }),
         );
-        // After a server restart a reconnecting widget is new to this node: its time on the page
-        // counts again from now (the counts come from the store, which did not count it again).
+        // A reconnecting widget new to this node (another node held its socket, or this one
+        // restarted): the counts come from the store, which did not count the page again, and
+        // its time on the page goes on from what the widget counted.
         match a.page {
-            Some(page) => self.page_view(a.visitor, page, a.visit).await,
+            Some(page) if a.new_page_view => self.page_view(a.visitor, page, a.visit).await,
+            Some(page) => self.page_view_from(a.visitor, page, a.visit, a.visible_ms, false).await,
             None => {
                 self.evaluate(a.visitor).await;
                 Ok(())
@@ -276,8 +354,25 @@ impl Triggers {
         page: &PageView,
         visit: &Visit,
     ) -> Result<(), StoreError> {
+        self.page_view_from(visitor, page, visit, None, true).await
+    }
+
+    /// The visitor's page: a new view of it (`new_view`), or one this node had not seen that is
+    /// already `visible_ms` old (a widget reconnecting to it from another node).
+    async fn page_view_from(
+        &self,
+        visitor: VisitorId,
+        page: &PageView,
+        visit: &Visit,
+        visible_ms: Option<u64>,
+        new_view: bool,
+    ) -> Result<(), StoreError> {
         let (views_of_page, total) = self.store.page_view_counts(visitor, &page.url).await?;
         let now = self.now();
+        // Never more than the visit has lasted (the widget's count is the client's word).
+        let visible_ms = visible_ms
+            .map_or(0, |ms| i64::try_from(ms).unwrap_or(i64::MAX).min(now.since(visit.started_at).max(0)));
+        let page_started = Timestamp(now.0 - visible_ms);
         {
             let mut all = self.visitors.lock().expect("visitors lock");
             let Some(t) = all.get_mut(&visitor) else { return Ok(()) };
@@ -297,8 +392,8 @@ impl Triggers {
                 url: page.url.clone(),
                 title: page.title.clone(),
                 referrer: page.referrer.clone(),
-                started_at: now,
-                visible: Stopwatch::started(now),
+                started_at: page_started,
+                visible: Stopwatch::started(page_started),
                 views_of_page: views_of_page.max(1),
                 scroll_percent: 0,
                 exit_intent: None,
@@ -311,15 +406,23 @@ impl Triggers {
             f.invite_showing = false;
             t.suppressions_recorded.clear();
         }
+        // For the whole cluster: whichever node's invite was on screen.
+        if new_view && let Err(e) = self.store.release_invite(visitor, None).await {
+            tracing::error!(error = %e, "releasing the previous page's invite failed");
+        }
         self.evaluate(visitor).await;
         Ok(())
     }
 
-    pub async fn signal(&self, visitor: VisitorId, signal: Signal) {
+    /// Applies a signal and looks at the visitor again. Refused (nothing changes) when it would
+    /// grow what is kept for the visitor beyond its bound: a context heavier than
+    /// `limits.trigger_context_bytes`, or more distinct `track()` names than
+    /// `limits.tracked_event_names` in a visit.
+    pub async fn signal(&self, visitor: VisitorId, signal: Signal) -> Result<(), ChatError> {
         let now = self.now();
         {
             let mut all = self.visitors.lock().expect("visitors lock");
-            let Some(t) = all.get_mut(&visitor) else { return };
+            let Some(t) = all.get_mut(&visitor) else { return Ok(()) };
             let f = &mut t.facts;
             match signal {
                 Signal::Visible(true) => f.page.visible.resume(now),
@@ -330,34 +433,61 @@ impl Triggers {
                         Some(ExitIntent { at: now, visible_ms_on_page: f.page.visible.elapsed_ms(now) })
                 }
                 Signal::Track(name) => {
+                    let limit = self.limits.tracked_event_names;
+                    if !f.events.contains_key(&name) && f.events.len() >= limit {
+                        return Err(ChatError::Invalid(
+                            "too_many_events",
+                            format!("at most {limit} distinct event names are counted per visit"),
+                        ));
+                    }
                     let n = f.events.entry(name).or_insert(0);
                     *n = n.saturating_add(1);
                 }
-                Signal::Context(c) => f.context = merge_context(&f.context, c),
+                Signal::Context(c) => {
+                    let limit = self.limits.trigger_context_bytes;
+                    if c.weight() > limit {
+                        return Err(ChatError::Invalid(
+                            "invalid_context",
+                            format!(
+                                "the context is {} bytes; trigger rules keep at most {limit} (start_chat takes more)",
+                                c.weight()
+                            ),
+                        ));
+                    }
+                    // The provider's whole context replaces the last one (the widget sends all
+                    // of it each time); the token's variables still win.
+                    f.context = c.merged_with(t.token_context.clone());
+                }
             }
         }
         self.evaluate(visitor).await;
+        Ok(())
     }
 
     /// The visitor signed in: limits follow the person from now on, and `authenticated`
     /// conditions hold. The token's context variables win over the page's.
-    pub async fn authenticated(&self, visitor: VisitorId, widget: WidgetId, sub: &str, context: &Context) {
-        let key = format!("sub:{widget}:{sub}");
-        let history = match self.load_history(&key).await {
-            Ok(h) => h,
-            Err(e) => return tracing::error!(error = %e, "loading trigger history failed"),
-        };
-        {
+    pub async fn authenticated(&self, visitor: VisitorId, widget: WidgetId, identity: &Identity) {
+        let (sub, context) = (&identity.sub, &identity.context);
+        // The person is the pair (issuer, sub): a widget may trust several identity providers.
+        let key = format!("sub:{widget}:{}:{sub}", identity.issuer);
+        let anonymous = {
             let mut all = self.visitors.lock().expect("visitors lock");
             let Some(t) = all.get_mut(&visitor) else { return };
-            if t.history_key != key {
-                t.history = merge_history(std::mem::take(&mut t.history), history);
-                t.history_key = key;
-            }
             t.facts.authenticated = true;
-            t.facts.context = merge_context(&t.facts.context, context.clone());
+            t.token_context = context.clone();
+            t.facts.context = std::mem::take(&mut t.facts.context).merged_with(context.clone());
+            if t.history_key == key {
+                None
+            } else {
+                t.history_key = key;
+                t.history_version = None;
+                Some(std::mem::take(&mut t.history))
+            }
+        };
+        if let Some(anonymous) = anonymous {
+            // The person's stored history, with what this visit did before signing in.
+            self.update_history(visitor, |h| *h = merge_history(std::mem::take(h), anonymous.clone())).await;
         }
-        self.save_history(visitor).await;
         self.evaluate(visitor).await;
     }
 
@@ -384,10 +514,7 @@ impl Triggers {
             let same = t.showing.as_ref().is_some_and(|(id, _, _)| id == invite_id);
             match outcome {
                 "shown" => {
-                    match rule {
-                        Some(r) => t.history.record_shown(r, now),
-                        None => t.history.record_shown_other(now),
-                    }
+                    record_shown(&mut t.history, rule, now);
                     if !same {
                         t.showing = Some((
                             invite_id.to_owned(),
@@ -397,6 +524,8 @@ impl Triggers {
                     }
                 }
                 "declined" => {
+                    // Also in memory at once: the evaluation below must see it even if the
+                    // store is unavailable.
                     t.history.record_dismissed(rule, now);
                     if same {
                         t.showing = None;
@@ -407,10 +536,30 @@ impl Triggers {
             }
             t.facts.invite_showing = t.showing.is_some();
         }
-        if matches!(outcome, "shown" | "declined") {
-            self.save_history(visitor).await;
+        match outcome {
+            "shown" => {
+                self.update_history(visitor, |h| record_shown(h, rule, now)).await;
+                // An invite this node did not claim (an agent's, the page's own) holds the
+                // visitor's screen for the cluster too.
+                let until = now.plus_millis(self.settings.default_expiry_ms);
+                if let Err(e) = self.store.claim_invite(visitor, invite_id, until, now).await {
+                    tracing::error!(error = %e, "claiming a shown invite failed");
+                }
+            }
+            "declined" => self.update_history(visitor, |h| h.record_dismissed(rule, now)).await,
+            _ => {}
+        }
+        if matches!(outcome, "accepted" | "declined" | "expired" | "suppressed")
+            && let Err(e) = self.store.release_invite(visitor, Some(invite_id)).await
+        {
+            tracing::error!(error = %e, "releasing an invite failed");
         }
         self.evaluate(visitor).await;
+    }
+
+    /// What the rules know of a live visitor now (tests and diagnostics).
+    pub fn facts(&self, visitor: VisitorId) -> Option<Facts> {
+        self.visitors.lock().expect("visitors lock").get(&visitor).map(|t| t.facts.clone())
     }
 
     /// The console's "why" view for one live visitor: every rule, what holds, what held it back.
@@ -449,26 +598,41 @@ impl Triggers {
     /// Looks at one visitor now: sends the invite a rule calls for, records what limits held
     /// back, and arms the visitor's timer for the next instant the answer could change.
     pub async fn evaluate(&self, visitor: VisitorId) {
+        if self.evaluate_once(visitor, false).await {
+            self.refresh_history(visitor).await;
+            self.evaluate_once(visitor, true).await;
+        }
+    }
+
+    /// One evaluation; true when a rule would fire now and `fresh_history` is false: the caller
+    /// reads the stored history and evaluates again before anything is sent.
+    async fn evaluate_once(&self, visitor: VisitorId, fresh_history: bool) -> bool {
         // Nobody to invite while the visitor's last tab is away (see `disconnected`).
         let org =
             self.visitors.lock().expect("visitors lock").get(&visitor).filter(|t| t.tabs > 0).map(|t| t.org);
         let Some(org) = org else {
-            return;
+            return false;
         };
         let rules = match self.rules_of(org).await {
             Ok(r) => r,
-            Err(e) => return tracing::error!(error = %e, "loading trigger rules failed"),
+            Err(e) => {
+                tracing::error!(error = %e, "loading trigger rules failed");
+                return false;
+            }
         };
         if rules.active().next().is_none() {
-            return;
+            return false;
         }
         let queues = self.queue_facts(&rules, visitor).await;
         let now = self.now();
+        // Suppressions of a visitor not stored yet are recorded once it is (if ever).
+        let unstored = self.chat.is_unstored_visitor(visitor);
         let mut to_send = None;
         let mut to_record = Vec::new();
+        let mut reload = false;
         {
             let mut all = self.visitors.lock().expect("visitors lock");
-            let Some(t) = all.get_mut(&visitor) else { return };
+            let Some(t) = all.get_mut(&visitor) else { return false };
             // An invite nobody reported back on stops blocking after its expiry.
             if t.showing.as_ref().is_some_and(|(_, _, until)| *until <= now) {
                 t.showing = None;
@@ -476,10 +640,6 @@ impl Triggers {
             t.facts.invite_showing = t.showing.is_some();
             t.facts.now = now;
             t.facts.queues = queues;
-            for q in t.facts.queues.values_mut() {
-                q.invites_last_minute = 0;
-            }
-            self.fill_pacing(&mut t.facts.queues, now);
             let eval = beckon_triggers::evaluate(&rules, &self.settings, &t.facts, &t.history);
             let mut wake = eval.next_check_at;
             for s in &eval.suppressed {
@@ -489,6 +649,7 @@ impl Triggers {
                 }
                 // Being busy with a chat or another invite is not worth a row per rule.
                 if !matches!(code, "chatting" | "invite_showing")
+                    && !unstored
                     && t.suppressions_recorded.insert((s.rule_id, code))
                 {
                     let name = rules.get(s.rule_id).map(|r| r.name.to_string()).unwrap_or_default();
@@ -505,7 +666,12 @@ impl Triggers {
                     }
                     _ => now,
                 };
-                if due <= now {
+                if due <= now && !fresh_history {
+                    // Another node may have shown or dismissed an invite of this person's since
+                    // this copy was read: decide again on the stored history.
+                    wake = None;
+                    reload = true;
+                } else if due <= now {
                     t.pending = None;
                     let invite_id = format!(
                         "rule{}-{}",
@@ -519,7 +685,7 @@ impl Triggers {
                     ));
                     t.facts.invite_showing = true;
                     wake = earliest(wake, t.showing.as_ref().map(|s| s.2));
-                    to_send = Some((t.widget, invite_id, fire));
+                    to_send = Some((t.widget, invite_id, fire, t.showing.as_ref().map_or(now, |s| s.2)));
                 } else {
                     wake = earliest(wake, Some(due));
                 }
@@ -529,13 +695,19 @@ impl Triggers {
             if let Some(until) = t.showing.as_ref().map(|s| s.2) {
                 wake = earliest(wake, Some(until));
             }
-            self.arm(visitor, wake.filter(|w| *w > now));
+            if !reload {
+                self.arm(visitor, wake.filter(|w| *w > now));
+            }
+        }
+        if reload {
+            return true;
         }
         let widget = self.visitors.lock().expect("visitors lock").get(&visitor).map(|t| t.widget);
         if let Some(widget) = widget {
             for (rule, code, name) in to_record {
                 let ev = NewInviteEvent {
                     widget_id: widget,
+                    queue_id: None,
                     visitor_id: visitor,
                     invite_id: format!("rule{}-p{}", rule.0, now.0),
                     source: format!("rule:{}", rule.0),
@@ -548,11 +720,25 @@ impl Triggers {
                 }
             }
         }
-        if let Some((widget, invite_id, fire)) = to_send {
+        if let Some((widget, invite_id, fire, until)) = to_send {
+            // The visitor's screen is the cluster's: another node (their other tab) may have
+            // claimed it for its own invite a moment ago.
+            match self.chat.claim_invite(visitor, &invite_id, until).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::debug!(visitor = %visitor, "another node's invite is on screen");
+                    self.withdraw(visitor, &invite_id, now.plus_millis(CAPACITY_RETRY_MS));
+                    return false;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming the visitor's screen for an invite failed");
+                    self.withdraw(visitor, &invite_id, now.plus_millis(CAPACITY_RETRY_MS));
+                    return false;
+                }
+            }
             if let Some(q) = fire.queue_id {
                 self.sent.lock().expect("sent lock").entry(q).or_default().push_back(now);
             }
-            self.issued.lock().expect("issued lock").insert(invite_id.clone(), fire.queue_id);
             tracing::info!(visitor = %visitor, rule = fire.rule_id.0, "trigger rule invites the visitor");
             let invite = Invite {
                 invite_id,
@@ -561,10 +747,23 @@ impl Triggers {
                 expiry_ms: fire.expiry_ms,
                 source: format!("rule:{}", fire.rule_id.0),
             };
-            if let Err(e) = self.chat.send_invite(widget, visitor, invite).await {
+            if let Err(e) = self.chat.send_invite(widget, visitor, invite, fire.queue_id).await {
                 tracing::error!(error = %e, "sending a rule's invite failed");
             }
         }
+        false
+    }
+
+    /// An invite decided on but not sent (the screen is taken): the visitor is looked at again
+    /// at `retry_at`.
+    fn withdraw(&self, visitor: VisitorId, invite_id: &str, retry_at: Timestamp) {
+        let mut all = self.visitors.lock().expect("visitors lock");
+        let Some(t) = all.get_mut(&visitor) else { return };
+        if t.showing.as_ref().is_some_and(|(id, _, _)| id == invite_id) {
+            t.showing = None;
+            t.facts.invite_showing = false;
+        }
+        self.arm(visitor, Some(retry_at));
     }
 
     /// The visitor's next wake-up, replaced on every evaluation.
@@ -588,18 +787,6 @@ impl Triggers {
         }
     }
 
-    fn fill_pacing(&self, queues: &mut BTreeMap<QueueId, QueueFacts>, now: Timestamp) {
-        let mut sent = self.sent.lock().expect("sent lock");
-        for (q, facts) in queues.iter_mut() {
-            if let Some(times) = sent.get_mut(q) {
-                while times.front().is_some_and(|t| now.since(*t) >= 60_000) {
-                    times.pop_front();
-                }
-                facts.invites_last_minute = u32::try_from(times.len()).unwrap_or(u32::MAX);
-            }
-        }
-    }
-
     /// Capacity facts for the queues the rules may invite to (plus the widget's default).
     async fn queue_facts(&self, rules: &RuleSet, visitor: VisitorId) -> BTreeMap<QueueId, QueueFacts> {
         let default =
@@ -616,29 +803,39 @@ impl Triggers {
                 let fresh = |c: &&CachedCapacity| {
                     c.read_at.elapsed() < CAPACITY_TTL && self.now().since(c.read_at_clock) < ttl_ms
                 };
-                cache.get(&q).filter(fresh).map(|c| c.facts)
+                cache.get(&q).filter(fresh).map(|c| (c.facts, c.read_at_clock))
             };
-            let facts = match cached {
+            let (mut facts, read_at) = match cached {
                 Some(f) => f,
-                None => match self.chat.queue_capacity(q).await {
-                    Ok(c) => {
-                        let facts = QueueFacts {
-                            in_operating_hours: c.open,
-                            has_free_agent: c.free_agent,
-                            predicted_wait_s: c.predicted_wait_s,
-                            invites_last_minute: 0,
-                        };
-                        let entry =
-                            CachedCapacity { read_at: Instant::now(), read_at_clock: self.now(), facts };
-                        self.capacity.lock().expect("capacity lock").insert(q, entry);
-                        facts
+                None => {
+                    let now = self.now();
+                    let read = async {
+                        let c = self.chat.queue_capacity(q).await?;
+                        // Pacing counts every node's invites: they are all in the store.
+                        let sent =
+                            self.store.rule_invites_since(q, Timestamp(now.0 - PACING_WINDOW_MS)).await?;
+                        Ok::<_, crate::chat::ChatError>((c, sent))
+                    };
+                    match read.await {
+                        Ok((c, sent)) => {
+                            let facts = QueueFacts {
+                                in_operating_hours: c.open,
+                                has_free_agent: c.free_agent,
+                                predicted_wait_s: c.predicted_wait_s,
+                                invites_last_minute: sent,
+                            };
+                            let entry = CachedCapacity { read_at: Instant::now(), read_at_clock: now, facts };
+                            self.capacity.lock().expect("capacity lock").insert(q, entry);
+                            (facts, now)
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, queue = %q, "reading queue capacity failed");
+                            (QueueFacts::default(), now)
+                        }
                     }
-                    Err(e) => {
-                        tracing::error!(error = %e, queue = %q, "reading queue capacity failed");
-                        QueueFacts::default()
-                    }
-                },
+                }
             };
+            facts.invites_last_minute = facts.invites_last_minute.saturating_add(self.sent_since(q, read_at));
             out.insert(q, facts);
         }
         out
@@ -650,26 +847,93 @@ impl Triggers {
         self.capacity.lock().expect("capacity lock").clear();
     }
 
-    async fn load_history(&self, key: &str) -> Result<History, StoreError> {
+    /// Rule invites this node sent to `queue` at or after `since` (not in the stored count read
+    /// then); forgets those older than the pacing window.
+    fn sent_since(&self, queue: QueueId, since: Timestamp) -> u32 {
+        let now = self.now();
+        let mut sent = self.sent.lock().expect("sent lock");
+        let Some(times) = sent.get_mut(&queue) else { return 0 };
+        while times.front().is_some_and(|t| now.since(*t) >= PACING_WINDOW_MS) {
+            times.pop_front();
+        }
+        let n = times.iter().filter(|t| **t >= since).count();
+        if times.is_empty() {
+            sent.remove(&queue);
+        }
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// The stored history under `key` and its version (`None`: nothing stored yet).
+    async fn load_history(&self, key: &str) -> Result<(History, Option<i64>), StoreError> {
         Ok(match self.store.trigger_history(key).await? {
-            Some(json) => serde_json::from_str(&json).unwrap_or_else(|e| {
-                tracing::warn!(error = %e, key, "stored trigger history does not parse; starting afresh");
-                History::default()
-            }),
-            None => History::default(),
+            Some((json, version)) => {
+                let history = serde_json::from_str(&json).unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, key, "stored trigger history does not parse; starting afresh");
+                    History::default()
+                });
+                (history, Some(version))
+            }
+            None => (History::default(), None),
         })
     }
 
-    async fn save_history(&self, visitor: VisitorId) {
-        let snapshot = {
-            let all = self.visitors.lock().expect("visitors lock");
-            all.get(&visitor).map(|t| (t.history_key.clone(), serde_json::to_string(&t.history)))
-        };
-        if let Some((key, Ok(json))) = snapshot
-            && let Err(e) = self.store.set_trigger_history(&key, &json, self.now()).await
-        {
-            tracing::error!(error = %e, "saving trigger history failed");
+    /// Reads the visitor's stored history into memory (another node may have changed it).
+    async fn refresh_history(&self, visitor: VisitorId) {
+        let key = self.visitors.lock().expect("visitors lock").get(&visitor).map(|t| t.history_key.clone());
+        let Some(key) = key else { return };
+        match self.load_history(&key).await {
+            Ok((history, version)) => {
+                let mut all = self.visitors.lock().expect("visitors lock");
+                if let Some(t) = all.get_mut(&visitor).filter(|t| t.history_key == key) {
+                    if version.is_some() {
+                        t.history = history;
+                    }
+                    t.history_version = version;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "reading trigger history failed"),
         }
+    }
+
+    /// Applies `change` to the visitor's stored history, compare-and-set on its version so two
+    /// nodes changing one person's history never overwrite each other; the result replaces the
+    /// copy in memory. On a store error the copy in memory (already changed by the caller where
+    /// it matters) stays as it is.
+    async fn update_history(&self, visitor: VisitorId, change: impl Fn(&mut History)) {
+        let key = self.visitors.lock().expect("visitors lock").get(&visitor).map(|t| t.history_key.clone());
+        let Some(key) = key else { return };
+        for _ in 0..HISTORY_CAS_ATTEMPTS {
+            let (mut history, version) = match self.load_history(&key).await {
+                Ok(h) => h,
+                Err(e) => return tracing::error!(error = %e, "loading trigger history failed"),
+            };
+            change(&mut history);
+            let json = match serde_json::to_string(&history) {
+                Ok(j) => j,
+                Err(e) => return tracing::error!(error = %e, "encoding trigger history failed"),
+            };
+            match self.store.set_trigger_history(&key, &json, version, self.now()).await {
+                Ok(true) => {
+                    let mut all = self.visitors.lock().expect("visitors lock");
+                    if let Some(t) = all.get_mut(&visitor).filter(|t| t.history_key == key) {
+                        t.history = history;
+                        t.history_version = Some(version.map_or(1, |v| v + 1));
+                    }
+                    return;
+                }
+                Ok(false) => continue,
+                Err(e) => return tracing::error!(error = %e, "saving trigger history failed"),
+            }
+        }
+        tracing::error!(key, "trigger history kept changing under this node; this change is not stored");
+    }
+}
+
+/// Records an invite as shown: a rule's counts towards that rule's limits too.
+fn record_shown(history: &mut History, rule: Option<RuleId>, now: Timestamp) {
+    match rule {
+        Some(r) => history.record_shown(r, now),
+        None => history.record_shown_other(now),
     }
 }
 
@@ -697,11 +961,6 @@ fn suppress_code(r: &beckon_triggers::SuppressReason) -> &'static str {
         R::WaitTooLong { .. } => "wait_too_long",
         R::Pacing => "pacing",
     }
-}
-
-/// `later`'s variables over `earlier`'s.
-fn merge_context(earlier: &Context, later: Context) -> Context {
-    earlier.clone().merged_with(later)
 }
 
 /// Two histories of one person (an anonymous visit and their signed-in record) as one.

@@ -186,7 +186,7 @@ async fn an_oversize_frame_closes_only_that_connection() {
     assert_eq!(chat["type"], "chat");
     let huge = json!({"type": "send", "client_msg_id": "big", "text": "x".repeat(100 * 1024)});
     let _ = v.send(huge).await;
-    assert!(v.closed().await, "a frame over the limit closes the connection");
+    assert_eq!(v.close_code().await, Some(1009), "a frame over the limit closes the connection with 1009");
     // Others are unaffected, and so is what was stored.
     let (mut other, _) = app.new_visitor().await;
     still_alive(&mut other).await;
@@ -210,6 +210,10 @@ async fn a_text_frame_that_is_not_utf8_closes_only_that_connection() {
     let mut rest = Vec::new();
     let read = tokio::time::timeout(WAIT, tcp.read_to_end(&mut rest)).await;
     assert!(read.is_ok(), "the server closes the connection");
+    // Its last frame: a close (0x88), unmasked, whose code is 1007 (invalid frame payload data).
+    let close = rest.windows(4).rposition(|w| w[0] == 0x88 && w[1] & 0x80 == 0 && w[1] >= 2);
+    let close = close.map(|i| u16::from_be_bytes([rest[i + 2], rest[i + 3]]));
+    assert_eq!(close, Some(1007), "{rest:?}");
     let (mut other, _) = app.new_visitor().await;
     still_alive(&mut other).await;
 }

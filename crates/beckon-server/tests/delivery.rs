@@ -69,7 +69,7 @@ async fn agent_view(agent: &mut WsClient, last: i64) -> BTreeMap<i64, String> {
 
 #[tokio::test]
 async fn a_connection_dropped_mid_stream_loses_and_duplicates_nothing() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(without_flood_limits).await;
     let (mut visitor, mut agent, token, cid) = active_chat(&app).await;
     let all = ids(40);
     send_all(&mut visitor, &all).await;
@@ -109,7 +109,7 @@ async fn a_connection_dropped_mid_stream_loses_and_duplicates_nothing() {
 
 #[tokio::test]
 async fn a_restart_between_send_and_reconnect_replays_exactly_what_was_missed() {
-    let mut app = spawn_app().await;
+    let mut app = spawn_app_with(without_flood_limits).await;
     let (mut visitor, mut agent, token, cid) = active_chat(&app).await;
     let ack = visitor
         .request(json!({"type": "send", "client_msg_id": "v1", "text": "before the restart"}))
@@ -172,7 +172,7 @@ async fn a_restart_between_send_and_reconnect_replays_exactly_what_was_missed() 
 
 #[tokio::test]
 async fn a_restart_while_sends_are_in_flight_keeps_every_message_once_in_order() {
-    let mut app = spawn_app().await;
+    let mut app = spawn_app_with(without_flood_limits).await;
     let (mut visitor, _agent, token, cid) = active_chat(&app).await;
     let all = ids(30);
     send_all(&mut visitor, &all).await;
@@ -203,4 +203,93 @@ impl PingExt for WsClient {
         self.send(json!({"type": "ping"})).await.unwrap();
         self.next_frame().await.unwrap().unwrap()
     }
+}
+
+/// Stores a message without telling anyone (its event is in the caller's hands).
+async fn store_quietly(
+    app: &TestApp,
+    cid: i64,
+    sender: beckon_domain::message::Sender,
+    tags: &[&str],
+    text: &str,
+) -> beckon_domain::message::Message {
+    let state = app.app.as_ref().unwrap().state();
+    let new = beckon_domain::message::NewMessage {
+        conversation_id: beckon_domain::ConversationId(cid),
+        sender,
+        text: beckon_domain::MessageText::parse(text).unwrap(),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        client_msg_id: None,
+    };
+    state.store.append_message(new, state.clock.now()).await.unwrap().message
+}
+
+fn deliver(app: &TestApp, message: beckon_domain::message::Message) {
+    use beckon_domain::events::{Envelope, Event, Topic};
+    let topic = Topic::Conversation(message.conversation_id);
+    let envelope = std::sync::Arc::new(Envelope::new(vec![topic], Event::Message { message }));
+    app.app.as_ref().unwrap().state().hub.deliver(&envelope);
+}
+
+#[tokio::test]
+async fn messages_reach_each_socket_in_order_however_their_events_arrive() {
+    let app = spawn_app().await;
+    let (mut visitor, mut agent, token, cid) = active_chat(&app).await;
+    agent.wait_for("joined", |f| f["type"] == "message" && f["message"]["seq"] == 1).await.unwrap();
+    let alex = beckon_domain::message::Sender::agent(beckon_domain::AgentId(1), "Alex");
+    // Two messages stored in one batch; their events arrive the wrong way round.
+    let first = store_quietly(&app, cid, alex.clone(), &[], "first").await;
+    let second = store_quietly(&app, cid, alex.clone(), &[], "second").await;
+    deliver(&app, second.clone());
+    for client in [&mut visitor, &mut agent] {
+        let a = client.expect("message").await.unwrap();
+        let b = client.expect("message").await.unwrap();
+        assert_eq!(
+            (a["message"]["text"].as_str(), b["message"]["text"].as_str()),
+            (Some("first"), Some("second"))
+        );
+    }
+    // The late event of the first changes nothing: no repeat.
+    deliver(&app, first.clone());
+    for client in [&mut visitor, &mut agent] {
+        client.request(json!({"type": "ping"})).await.unwrap();
+        assert!(client.take_pending().iter().all(|f| f["type"] != "message"), "a repeat reached a client");
+    }
+    // The visitor drops and comes back with the highest seq it holds: nothing was skipped.
+    visitor.drop_connection();
+    let mut visitor = app.visitor().await;
+    let back = visitor
+        .hello(json!({"widget_id": DEMO_WIDGET_KEY, "visitor_token": token, "last_seq": second.seq}))
+        .await
+        .unwrap();
+    assert_eq!(back["conversation"]["last_seq"], second.seq);
+    visitor.request(json!({"type": "ping"})).await.unwrap();
+    assert!(visitor.take_pending().iter().all(|f| f["type"] != "message"), "nothing was missing");
+}
+
+#[tokio::test]
+async fn an_agent_only_note_is_no_gap_for_the_visitor() {
+    let app = spawn_app().await;
+    let (mut visitor, mut agent, _, cid) = active_chat(&app).await;
+    agent.wait_for("joined", |f| f["type"] == "message" && f["message"]["seq"] == 1).await.unwrap();
+    let alex = beckon_domain::message::Sender::agent(beckon_domain::AgentId(1), "Alex");
+    let note =
+        store_quietly(&app, cid, alex.clone(), &[beckon_domain::message::INTERNAL_TAG], "note for agents")
+            .await;
+    let after = store_quietly(&app, cid, alex, &[], "to the visitor").await;
+    deliver(&app, after.clone());
+    let m = visitor.expect("message").await.unwrap();
+    assert_eq!(
+        (m["message"]["text"].as_str(), m["message"]["seq"].as_i64()),
+        (Some("to the visitor"), Some(after.seq))
+    );
+    let n = agent.expect("message").await.unwrap();
+    assert_eq!(n["message"]["seq"], note.seq, "the agent gets the note first");
+    assert_eq!(agent.expect("message").await.unwrap()["message"]["seq"], after.seq);
+    deliver(&app, note);
+    visitor.request(json!({"type": "ping"})).await.unwrap();
+    assert!(
+        visitor.take_pending().iter().all(|f| f["type"] != "message"),
+        "the note never reaches the visitor"
+    );
 }

@@ -131,8 +131,10 @@ async fn no_invite_when_no_agent_is_free_and_the_suppression_is_counted() {
         "invite": {"message": "Hello!"}
     });
     assert_eq!(admin.put_rules(&app, json!([rule])).await.0, 200);
-    // Nobody is available: the rule matches but is held back.
+    // Nobody is available: the rule matches but is held back — and counted once the visitor is
+    // stored, as it is when it does anything (here: asks whether an agent is free).
     let (mut v, welcome) = app.new_visitor().await;
+    v.request(json!({"type": "get_availability"})).await.unwrap();
     let vid = welcome["visitor_id"].clone();
     let verdict = admin.verdict(&app, &vid, 7).await;
     assert_eq!(verdict["reason"]["code"], "no_free_agent", "{verdict}");
@@ -262,6 +264,8 @@ async fn a_reconnecting_widget_keeps_its_time_on_the_page_and_is_not_another_pag
     let welcome = v.hello(json!({"widget_id": DEMO_WIDGET_KEY, "page": at})).await.unwrap();
     let token = welcome["visitor_token"].clone();
     app.advance(15_000);
+    // A visitor who stays is stored after 5 s even if it does nothing.
+    app.wait_for_visitors_stored().await;
     // The socket drops (a network blip, a server restart); the widget comes back on the same page.
     v.drop_connection();
     app.wait_for_sessions(0).await;

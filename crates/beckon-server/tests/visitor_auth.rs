@@ -387,3 +387,38 @@ async fn trigger_rules_see_the_signed_in_identity_and_its_context() {
     let invite = v.expect("invite").await.unwrap();
     assert_eq!(invite["message"], "Welcome back! Case JWT-1 is with us.");
 }
+
+#[tokio::test]
+async fn one_sub_from_two_issuers_is_two_people() {
+    let app = spawn_app().await;
+    let other_iss = "https://partner-idp.example";
+    set_demo_auth(&app, WidgetAuth { issuers: vec![ISS.into(), other_iss.into()], ..config() }).await;
+    let mut agent = app.available_agent().await;
+    let cookie = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
+    let mut ids = Vec::new();
+    for iss in [ISS, other_iss] {
+        let (mut v, _) = app.new_visitor().await;
+        let mut c = claims();
+        c["iss"] = json!(iss);
+        let chat = v
+            .request(json!({"type": "start_chat", "auth_token": sign_rs(0, Some("rsa-1"), &c)}))
+            .await
+            .unwrap();
+        let cid = chat["conversation"]["id"].as_i64().unwrap();
+        agent.expect("offer").await.unwrap();
+        agent.request(json!({"type": "accept", "conversation_id": cid})).await.unwrap();
+        v.request(json!({"type": "close_chat"})).await.unwrap();
+        ids.push(cid);
+    }
+    for (mine, theirs) in [(ids[0], ids[1]), (ids[1], ids[0])] {
+        let panel = app.get_json(&format!("/v1/agent/conversations/{mine}/visitor"), &cookie).await;
+        assert_eq!(panel["authenticated_as"], "user-42");
+        let earlier: Vec<_> = panel["earlier_conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_i64().unwrap())
+            .collect();
+        assert!(!earlier.contains(&theirs), "another issuer's user-42 is someone else: {earlier:?}");
+    }
+}

@@ -46,9 +46,12 @@ async fn an_invite_from_a_trigger_rule_is_named_after_the_rule() {
     state.store.set_trigger_rules(widget.org_id, rules, state.clock.now()).await.unwrap();
 
     let (mut v, welcome) = app.new_visitor().await;
+    // The visitor does something (so it is stored) before the invite this test writes itself.
+    v.request(json!({"type": "get_availability"})).await.unwrap();
     let visitor_id = beckon_domain::VisitorId(welcome["visitor_id"].as_i64().unwrap());
     let event = beckon_store::NewInviteEvent {
         widget_id: widget.id,
+        queue_id: None,
         visitor_id,
         invite_id: "srv-1".into(),
         source: "rule:5".into(),

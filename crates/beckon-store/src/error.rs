@@ -23,6 +23,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the store is shutting down")]
     Closed,
+    /// The database did not answer (see [`StoreError::is_unavailable`]), said once for every
+    /// append of a batch that failed for it.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {
@@ -37,7 +41,33 @@ impl StoreError {
             StoreError::Unsupported(m) => StoreError::Unsupported(m.clone()),
             StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
             StoreError::Closed => StoreError::Closed,
+            StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+            e if e.is_unavailable() => StoreError::Unavailable(e.to_string()),
             e => StoreError::Corrupt(e.to_string()),
+        }
+    }
+
+    /// The database cannot be reached right now (restarting, shutting down, starting up, the
+    /// network, the pool exhausted): the same request may succeed when tried again. Nothing was
+    /// done — or, when the connection broke during a commit, perhaps it was: a message sent
+    /// again with its `client_msg_id` is then recognised as a repeat, never stored twice.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Database(sqlx::Error::Database(d)) => {
+                // SQLSTATE class 08 (connection exception) and 57P01–57P03 (the server shutting
+                // down, crashed, or not yet accepting connections).
+                d.code().is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03"))
+            }
+            StoreError::Database(e) => matches!(
+                e,
+                sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::WorkerCrashed
+            ),
+            _ => false,
         }
     }
 

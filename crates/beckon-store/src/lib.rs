@@ -13,10 +13,12 @@
 //!   (`accept_conversation` is a compare-and-set on the offer).
 
 mod error;
+mod postgres;
 mod sqlite;
 mod types;
 
 pub use error::StoreError;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use types::*;
 
@@ -56,9 +58,33 @@ pub trait Store: Send + Sync + 'static {
     /// The organisation's trigger rules as stored (a JSON array), `None` when never set.
     async fn trigger_rules(&self, org: OrgId) -> Result<Option<String>>;
     async fn set_trigger_rules(&self, org: OrgId, rules_json: &str, now: Timestamp) -> Result<()>;
-    /// A visitor's trigger history (JSON), by the key the trigger runtime chose.
-    async fn trigger_history(&self, visitor_key: &str) -> Result<Option<String>>;
-    async fn set_trigger_history(&self, visitor_key: &str, history_json: &str, now: Timestamp) -> Result<()>;
+    /// A visitor's trigger history (JSON) and its version, by the key the trigger runtime chose.
+    async fn trigger_history(&self, visitor_key: &str) -> Result<Option<(String, i64)>>;
+    /// Compare-and-set: stores the history if the stored version is still `expected` (`None`:
+    /// there is none yet), making it `expected + 1`; false (nothing written) otherwise.
+    async fn set_trigger_history(
+        &self,
+        visitor_key: &str,
+        history_json: &str,
+        expected: Option<i64>,
+        now: Timestamp,
+    ) -> Result<bool>;
+    /// Claims the visitor's screen for an invite until `until`: false when another invite holds
+    /// it (claimed, not released, not run out) — whichever node sent that one.
+    async fn claim_invite(
+        &self,
+        visitor: VisitorId,
+        invite_id: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool>;
+    /// The invite is off the screen (accepted, declined, expired): the claim is released.
+    /// `None`: whichever invite holds it (the visitor moved to another page).
+    async fn release_invite(&self, visitor: VisitorId, invite_id: Option<&str>) -> Result<()>;
+    /// The queue a rule's invite named, from its `offered` record.
+    async fn invite_queue(&self, visitor: VisitorId, invite_id: &str) -> Result<Option<QueueId>>;
+    /// Rule invites offered to the queue at or after `since` (pacing, for the whole cluster).
+    async fn rule_invites_since(&self, queue: QueueId, since: Timestamp) -> Result<u32>;
     /// (views of `url` by the visitor, all their page views), across visits.
     async fn page_view_counts(&self, visitor: VisitorId, url: &str) -> Result<(u32, u32)>;
     /// Replaces the agent's queues.
@@ -74,8 +100,10 @@ pub trait Store: Send + Sync + 'static {
     async fn agent(&self, id: AgentId) -> Result<Option<Agent>>;
     /// The agent and its password hash, for sign-in. `email` is matched case-insensitively.
     async fn agent_credentials(&self, email: &str) -> Result<Option<(Agent, String)>>;
-    async fn set_agent_presence(&self, id: AgentId, presence: Presence) -> Result<()>;
+    /// The presence the agent chose; becoming `available` makes `now` its idle-since time.
+    async fn set_agent_presence(&self, id: AgentId, presence: Presence, now: Timestamp) -> Result<()>;
     async fn add_agent_to_queue(&self, agent: AgentId, queue: QueueId, now: Timestamp) -> Result<()>;
+    /// The queue's agents that are not disabled.
     async fn queue_agents(&self, queue: QueueId) -> Result<Vec<Agent>>;
     async fn agent_queues(&self, agent: AgentId) -> Result<Vec<QueueId>>;
     async fn create_agent_session(
@@ -88,12 +116,35 @@ pub trait Store: Send + Sync + 'static {
     /// The agent of an unexpired session.
     async fn agent_for_session(&self, token_hash: &str, now: Timestamp) -> Result<Option<Agent>>;
     async fn delete_agent_session(&self, token_hash: &str) -> Result<()>;
+    /// Until when sign-in with this email (any case) is refused, if it is now.
+    async fn sign_in_blocked_until(&self, email: &str, now: Timestamp) -> Result<Option<Timestamp>>;
+    /// Counts a failed sign-in for the email, known or not, and returns how many there have been
+    /// since the count was last cleared; counts last touched before `forget_before` are dropped.
+    async fn record_sign_in_failure(
+        &self,
+        email: &str,
+        forget_before: Timestamp,
+        now: Timestamp,
+    ) -> Result<u32>;
+    /// Refuses sign-in with the email until `until` (after `record_sign_in_failure`).
+    async fn block_sign_in(&self, email: &str, until: Timestamp) -> Result<()>;
+    /// A successful sign-in: the email's failures are forgotten.
+    async fn clear_sign_in_failures(&self, email: &str) -> Result<()>;
+    /// Disables (every session of the agent is deleted) or enables an agent; `None` when there
+    /// is no such agent.
+    async fn set_agent_disabled(&self, id: AgentId, disabled: bool, now: Timestamp) -> Result<Option<Agent>>;
+    /// Replaces the agent's password hash and deletes every session of the agent except `keep`
+    /// (the token hash of the session that made the change, when it was the agent's own).
+    async fn set_agent_password(&self, id: AgentId, password_hash: &str, keep: Option<&str>) -> Result<()>;
 
     // --- visitors, visits, page views, invites -----------------------------------------
-    async fn create_visitor(&self, widget: WidgetId, token_hash: &str, now: Timestamp) -> Result<Visitor>;
+    /// Stores a new visitor with the id it was given when it arrived, its first visit (number 1,
+    /// from `arrived_at`, with the browser's facts) and the page it arrived on, in one
+    /// transaction. `Conflict` when the id or token is taken.
+    async fn create_visitor(&self, v: NewVisitor, now: Timestamp) -> Result<(Visitor, Visit)>;
     async fn visitor_by_token(&self, token_hash: &str) -> Result<Option<Visitor>>;
     /// Records who this visitor is (the verified `sub` of their token).
-    async fn set_visitor_auth_sub(&self, visitor: VisitorId, sub: &str) -> Result<()>;
+    async fn set_visitor_auth_sub(&self, visitor: VisitorId, iss: &str, sub: &str) -> Result<()>;
     /// The visitor's current visit, or a new one when the last activity is older than
     /// `inactivity_ms` (or there is none). Marks the visit and visitor as active at `now`.
     async fn touch_visit(&self, visitor: VisitorId, inactivity_ms: i64, now: Timestamp) -> Result<Visit>;
@@ -107,7 +158,10 @@ pub trait Store: Send + Sync + 'static {
     async fn visitor_summary(&self, visitor: VisitorId) -> Result<Option<VisitorSummary>>;
     /// The visitor's conversations, newest first.
     async fn conversations_of_visitor(&self, visitor: VisitorId, limit: u32) -> Result<Vec<Conversation>>;
-    /// Returns false when this (visitor, invite, outcome) was already recorded.
+    /// Records one step of an invite's life; false (nothing recorded) when this (visitor, invite,
+    /// outcome) was already recorded, or when the outcome is final (accepted, declined, expired)
+    /// and the invite was never offered or shown, or already has a final outcome — so a client
+    /// cannot make up or repeat outcomes to inflate the funnel.
     async fn record_invite_event(&self, ev: NewInviteEvent, now: Timestamp) -> Result<bool>;
     async fn invite_events(&self, widget: WidgetId) -> Result<Vec<InviteEvent>>;
     /// The invite funnel of an organisation's widgets between two times, per UTC day and source.
@@ -128,8 +182,18 @@ pub trait Store: Send + Sync + 'static {
     async fn queue_position(&self, id: ConversationId) -> Result<Option<i64>>;
     /// Mean time from creation to acceptance of the queue's conversations accepted since `since`.
     async fn average_wait_ms(&self, queue: QueueId, since: Timestamp) -> Result<Option<i64>>;
-    /// Sets the offer if the conversation is waiting and not offered; false otherwise.
-    async fn offer_conversation(&self, id: ConversationId, agent: AgentId) -> Result<bool>;
+    /// Offers a waiting, unoffered conversation to `agent` until `expires_at`, atomically with
+    /// the check that the agent's active conversations plus pending offers stay below
+    /// `capacity` (so two nodes can never both fill an agent's last slot), and makes `now` the
+    /// agent's idle-since time. False when any condition does not hold.
+    async fn offer_conversation(
+        &self,
+        id: ConversationId,
+        agent: AgentId,
+        capacity: u32,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool>;
     /// Clears the offer if it is still `agent`'s; false otherwise.
     async fn withdraw_offer(&self, id: ConversationId, agent: AgentId) -> Result<bool>;
     /// Compare-and-set: waiting and offered to `agent` → active and assigned to `agent`.
@@ -141,14 +205,56 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Option<Conversation>>;
     /// Active and assigned to `from` → `transferred`, waiting in `queue`, offered to `to_agent`
-    /// if given; `None` if it is not `from`'s active conversation.
+    /// (until `offer_expires_at`) if given; `None` if it is not `from`'s active conversation.
+    /// Earlier declines are forgotten, and the transferring agent counts as having declined it
+    /// (it is not offered back to them).
     async fn transfer_conversation(
         &self,
         id: ConversationId,
         from: AgentId,
         queue: Option<QueueId>,
-        to_agent: Option<AgentId>,
+        to_agent: Option<(AgentId, Timestamp)>,
+        now: Timestamp,
     ) -> Result<Option<Conversation>>;
+    /// The agent declines its offer: the offer is cleared and the agent is not offered the
+    /// conversation again. False when it was not (or no longer) offered to the agent.
+    async fn decline_offer(&self, id: ConversationId, agent: AgentId, now: Timestamp) -> Result<bool>;
+    /// Agents who declined the conversation or let an offer of it expire.
+    async fn declined_agents(&self, id: ConversationId) -> Result<Vec<AgentId>>;
+    /// Takes back every offer whose deadline is at or before `now`, each counting as declined by
+    /// its agent, and returns them (conversation as it is now, the agent it was offered to).
+    /// Each is returned to exactly one caller, whichever node asks.
+    async fn expire_offers(&self, now: Timestamp) -> Result<Vec<(Conversation, AgentId)>>;
+    /// Records that the waiting visitor is told `position`: `None` when that was already the last
+    /// position announced (so each change is announced once, by one node), else whether it is the
+    /// first announcement.
+    async fn set_announced_position(&self, id: ConversationId, position: i64) -> Result<Option<bool>>;
+
+    // --- nodes and agent consoles (presence for the whole cluster) ------------------------
+    /// The nodes whose lease runs past `now`.
+    async fn live_nodes(&self, now: Timestamp) -> Result<Vec<String>>;
+    /// The node is alive until `expires_at` (created on first call).
+    async fn node_heartbeat(&self, node: &str, expires_at: Timestamp, now: Timestamp) -> Result<()>;
+    /// Nodes whose lease ran out before `now` are dead: their open consoles are closed as of
+    /// their lease's end, and the nodes are forgotten. Returns the dead nodes.
+    async fn expire_nodes(&self, now: Timestamp) -> Result<Vec<String>>;
+    /// A node stops cleanly: it is forgotten and its open consoles closed at `now`.
+    async fn node_stopped(&self, node: &str, now: Timestamp) -> Result<()>;
+    async fn open_console(&self, console: &str, agent: AgentId, node: &str, now: Timestamp) -> Result<()>;
+    async fn close_console(&self, console: &str, now: Timestamp) -> Result<()>;
+    /// Deletes consoles closed at or before `closed_before` (their grace period is over) and
+    /// returns their agents, once each.
+    async fn drop_closed_consoles(&self, closed_before: Timestamp) -> Result<Vec<AgentId>>;
+    /// For each agent: the presence it chose, whether it counts as online (an open console, or
+    /// one closed after `lingering_after`), and since when it has been idle.
+    async fn agent_presences(
+        &self,
+        agents: &[AgentId],
+        lingering_after: Timestamp,
+    ) -> Result<HashMap<AgentId, AgentPresence>>;
+    /// The earliest stored deadline any node's sweeper must act on: an offer's expiry, another
+    /// node's lease end, a closed console's end of grace (`grace_ms` after it closed).
+    async fn next_deadline(&self, grace_ms: i64) -> Result<Option<Timestamp>>;
     async fn agents_of_org(&self, org: OrgId) -> Result<Vec<Agent>>;
     async fn queues_of_org(&self, org: OrgId) -> Result<Vec<Queue>>;
     /// Moves an open conversation to `ended` or `abandoned`; `None` if it was not open.
@@ -162,12 +268,19 @@ pub trait Store: Send + Sync + 'static {
     async fn authenticate_conversation(
         &self,
         id: ConversationId,
+        iss: &str,
         sub: &str,
         context: &Context,
     ) -> Result<Option<Conversation>>;
-    /// Conversations of an authenticated person in an organisation, newest first.
-    async fn conversations_of_identity(&self, org: OrgId, sub: &str, limit: u32)
-    -> Result<Vec<Conversation>>;
+    /// Conversations of an authenticated person (issuer and subject) in an organisation, newest
+    /// first.
+    async fn conversations_of_identity(
+        &self,
+        org: OrgId,
+        iss: Option<&str>,
+        sub: &str,
+        limit: u32,
+    ) -> Result<Vec<Conversation>>;
     /// Conversations matching the filters, newest first.
     async fn search_conversations(&self, q: &ConversationSearch) -> Result<Vec<ConversationSummary>>;
     /// Active conversations plus pending offers, per agent (agents with none are absent).
@@ -204,13 +317,53 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Opens the store a database URL names, creating and migrating it if needed.
-/// `sqlite://path/to/file.db` (or a bare path ending in `.db`) → SQLite.
+/// `sqlite://path/to/file.db` (or a bare path ending in `.db`) → SQLite;
+/// `postgres://user:password@host:port/database` (or `postgresql://`) → PostgreSQL.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") || url.ends_with(".db") || url.ends_with(".sqlite") {
         Ok(Arc::new(SqliteStore::open(url).await?))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Err(StoreError::Unsupported("PostgreSQL support is not built yet; use a sqlite:// URL".into()))
+        Ok(Arc::new(PgStore::open(url).await?))
     } else {
-        Err(StoreError::Unsupported(format!("unrecognised database URL {url:?}; expected sqlite://FILE")))
+        Err(StoreError::Unsupported(format!(
+            "unrecognised database URL {:?}; expected sqlite://FILE or postgres://HOST/DATABASE",
+            redacted(url)
+        )))
+    }
+}
+
+/// A database URL fit for logs and error messages: its password, if any, replaced by `***`
+/// (`postgres://beckon:secret@db/beckon` → `postgres://beckon:***@db/beckon`).
+pub fn redacted(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_owned() };
+    let rest = &url[scheme_end..];
+    // The user information ends at the last `@` of the authority (a password may contain `@`
+    // only percent-encoded, but be generous); the authority ends at the first `/`, `?` or `#`
+    // after it.
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else { return url.to_owned() };
+    let Some(colon) = authority[..at].find(':') else { return url.to_owned() };
+    format!("{}{}:***{}", &url[..scheme_end], &authority[..colon], &rest[at..])
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redacted;
+
+    #[test]
+    fn passwords_are_hidden_and_nothing_else_changes() {
+        assert_eq!(
+            redacted("postgres://beckon:s3cret@db:5432/beckon"),
+            "postgres://beckon:***@db:5432/beckon"
+        );
+        assert_eq!(
+            redacted("postgres://u:p%40ss@h/d?sslmode=require"),
+            "postgres://u:***@h/d?sslmode=require"
+        );
+        assert_eq!(redacted("postgres://postgres@127.0.0.1:5432/x"), "postgres://postgres@127.0.0.1:5432/x");
+        assert_eq!(redacted("sqlite://beckon.db"), "sqlite://beckon.db");
+        assert_eq!(redacted("beckon.db"), "beckon.db");
+        assert_eq!(redacted("postgres://h/d?user=a@b"), "postgres://h/d?user=a@b");
     }
 }

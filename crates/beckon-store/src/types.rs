@@ -1,7 +1,7 @@
 //! Inputs to the store (`New…`) and the few results that are not domain records.
 
 use beckon_domain::message::Message;
-use beckon_domain::model::{Role, WidgetAuth, WidgetSettings};
+use beckon_domain::model::{Role, VisitMeta, WidgetAuth, WidgetSettings};
 use beckon_domain::*;
 
 #[derive(Debug, Clone)]
@@ -25,6 +25,24 @@ pub struct NewAgent {
     pub capacity: u32,
 }
 
+/// A visitor to store (see `Store::create_visitor`).
+#[derive(Debug, Clone)]
+pub struct NewVisitor {
+    pub id: VisitorId,
+    pub widget_id: WidgetId,
+    pub token_hash: String,
+    pub arrived_at: Timestamp,
+    pub meta: VisitMeta,
+    pub first_page: Option<FirstPage>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FirstPage {
+    pub url: String,
+    pub title: String,
+    pub referrer: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewPageView {
     pub visit_id: VisitId,
@@ -43,13 +61,17 @@ pub struct NewConversation {
     pub proactive: bool,
     pub invite_id: Option<String>,
     pub context: Context,
-    /// The verified identity of an authenticated visitor.
+    /// The verified identity of an authenticated visitor: its `sub`, and the `iss` that vouches
+    /// for it.
     pub auth_sub: Option<String>,
+    pub auth_iss: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct NewInviteEvent {
     pub widget_id: WidgetId,
+    /// The queue a rule's invite sends the visitor to (recorded with `offered`).
+    pub queue_id: Option<QueueId>,
     pub visitor_id: VisitorId,
     pub invite_id: String,
     pub source: String,
@@ -96,6 +118,7 @@ pub struct ConversationSearch {
 
 /// A past or present conversation in a list.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversationSummary {
     #[serde(flatten)]
     pub conversation: beckon_domain::model::Conversation,
@@ -106,6 +129,7 @@ pub struct ConversationSummary {
 
 /// One day of one invite source's funnel (`sdk`, `agent:<id>`, `rule:<id>`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InviteFunnelRow {
     /// `YYYY-MM-DD`, UTC.
     pub day: String,
@@ -121,4 +145,22 @@ pub struct InviteFunnelRow {
     pub conversations: i64,
     /// …of which an agent accepted.
     pub answered: i64,
+}
+
+/// An agent's presence as routing sees it (see `Store::agent_presences`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgentPresence {
+    /// What the agent chose.
+    pub chosen: Presence,
+    /// A console is open, or closed within the grace period.
+    pub online: bool,
+    /// When the agent last got a conversation or became available.
+    pub idle_since: Timestamp,
+}
+
+impl AgentPresence {
+    /// The chosen presence while online, `offline` otherwise.
+    pub fn effective(&self) -> Presence {
+        if self.online { self.chosen } else { Presence::Offline }
+    }
 }

@@ -15,7 +15,8 @@ struct World {
     org: OrgId,
     widget: WidgetId,
     queue: QueueId,
-    _dir: tempfile::TempDir,
+    /// What must outlive the store: SQLite's directory, PostgreSQL's database (dropped last).
+    _keep: Box<dyn std::any::Any>,
 }
 
 async fn sqlite_world() -> World {
@@ -25,7 +26,14 @@ async fn sqlite_world() -> World {
     world(store, dir).await
 }
 
-async fn world(store: Arc<dyn Store>, dir: tempfile::TempDir) -> World {
+/// PostgreSQL: a database of the test's own, dropped when the test ends, passed or failed.
+async fn postgres_world() -> World {
+    let db = pg::TestDatabase::create().await;
+    let store = connect(&db.url).await.unwrap();
+    world(store, db).await
+}
+
+async fn world(store: Arc<dyn Store>, keep: impl std::any::Any) -> World {
     let t = Timestamp(1_000);
     let org = store.create_org("Contoso", t).await.unwrap();
     let queue = store.create_queue(org.id, "General", t).await.unwrap();
@@ -44,12 +52,22 @@ async fn world(store: Arc<dyn Store>, dir: tempfile::TempDir) -> World {
         )
         .await
         .unwrap();
-    World { store, org: org.id, widget: widget.id, queue: queue.id, _dir: dir }
+    World { store, org: org.id, widget: widget.id, queue: queue.id, _keep: Box::new(keep) }
 }
 
 impl World {
     async fn visitor(&self, token: &str) -> VisitorId {
-        self.store.create_visitor(self.widget, token, Timestamp(1_000)).await.unwrap().id
+        static NEXT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1 << 40);
+        let id = VisitorId(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let new = NewVisitor {
+            id,
+            widget_id: self.widget,
+            token_hash: token.into(),
+            arrived_at: Timestamp(1_000),
+            meta: Default::default(),
+            first_page: None,
+        };
+        self.store.create_visitor(new, Timestamp(1_000)).await.unwrap().0.id
     }
     async fn agent(&self, email: &str) -> AgentId {
         let a = self
@@ -70,6 +88,10 @@ impl World {
         self.store.add_agent_to_queue(a.id, self.queue, Timestamp(1_000)).await.unwrap();
         a.id
     }
+    /// Offers with room to spare and no deadline soon (the offer rules are tested on their own).
+    async fn offer(&self, c: ConversationId, a: AgentId) -> bool {
+        self.store.offer_conversation(c, a, 100, Timestamp(i64::MAX / 2), Timestamp(1)).await.unwrap()
+    }
     async fn conversation(&self, visitor: VisitorId) -> Conversation {
         self.store
             .create_conversation(
@@ -85,6 +107,7 @@ impl World {
                     )
                     .unwrap(),
                     auth_sub: None,
+                    auth_iss: None,
                 },
                 Timestamp(2_000),
             )
@@ -139,7 +162,7 @@ async fn only_open_conversations_and_their_own_agent_take_messages(w: World) {
         w.store.append_message(as_agent(a, "early"), Timestamp(1)).await,
         Err(StoreError::NotAssigned)
     ));
-    w.store.offer_conversation(c.id, a).await.unwrap();
+    w.offer(c.id, a).await;
     w.store.accept_conversation(c.id, a, Timestamp(2)).await.unwrap().unwrap();
     assert!(w.store.append_message(as_agent(a, "hello"), Timestamp(3)).await.is_ok());
     assert!(matches!(
@@ -203,6 +226,7 @@ async fn one_open_conversation_per_visitor(w: World) {
                 invite_id: None,
                 context: Context::new(),
                 auth_sub: None,
+                auth_iss: None,
             },
             Timestamp(2_500),
         )
@@ -231,8 +255,8 @@ async fn an_offer_is_accepted_by_exactly_one_agent(w: World) {
     let c = w.conversation(v).await;
     assert_eq!(w.store.unoffered_waiting(w.queue).await.unwrap().len(), 1);
     assert!(w.store.accept_conversation(c.id, a, Timestamp(3_000)).await.unwrap().is_none(), "no offer yet");
-    assert!(w.store.offer_conversation(c.id, a).await.unwrap());
-    assert!(!w.store.offer_conversation(c.id, b).await.unwrap(), "already offered");
+    assert!(w.offer(c.id, a).await);
+    assert!(!w.offer(c.id, b).await, "already offered");
     assert!(w.store.unoffered_waiting(w.queue).await.unwrap().is_empty());
     assert_eq!(w.store.agent_loads(&[a, b]).await.unwrap().get(&a), Some(&1));
     // Both try at once; only the offered agent can win, and only once.
@@ -257,10 +281,10 @@ async fn an_offer_is_accepted_by_exactly_one_agent(w: World) {
     let c3 = w.conversation(v3).await;
     assert_eq!(w.store.queue_position(c2.id).await.unwrap(), Some(1));
     assert_eq!(w.store.queue_position(c3.id).await.unwrap(), Some(2));
-    assert!(w.store.offer_conversation(c2.id, b).await.unwrap());
+    assert!(w.offer(c2.id, b).await);
     assert!(!w.store.withdraw_offer(c2.id, a).await.unwrap());
     assert!(w.store.withdraw_offer(c2.id, b).await.unwrap());
-    assert!(w.store.offer_conversation(c2.id, a).await.unwrap());
+    assert!(w.offer(c2.id, a).await);
     assert_eq!(w.store.agent_loads(&[a, b]).await.unwrap().get(&a), Some(&2));
 }
 
@@ -268,20 +292,138 @@ async fn a_transfer_hands_an_active_conversation_on(w: World) {
     let (a, b) = (w.agent("a@x.test").await, w.agent("b@x.test").await);
     let v = w.visitor("tok-t").await;
     let c = w.conversation(v).await;
-    w.store.offer_conversation(c.id, a).await.unwrap();
+    w.offer(c.id, a).await;
     w.store.accept_conversation(c.id, a, Timestamp(3)).await.unwrap().unwrap();
-    assert!(w.store.transfer_conversation(c.id, b, None, Some(a)).await.unwrap().is_none(), "only its agent");
-    let t = w.store.transfer_conversation(c.id, a, None, Some(b)).await.unwrap().unwrap();
+    assert!(
+        w.store
+            .transfer_conversation(c.id, b, None, Some((a, Timestamp(100))), Timestamp(3))
+            .await
+            .unwrap()
+            .is_none(),
+        "only its agent"
+    );
+    let t = w
+        .store
+        .transfer_conversation(c.id, a, None, Some((b, Timestamp(100))), Timestamp(3))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(w.store.declined_agents(c.id).await.unwrap(), [a], "not offered back to who handed it on");
     assert_eq!((t.state, t.agent_id, t.offered_agent_id), (ConversationState::Transferred, None, Some(b)));
     assert_eq!(t.accepted_at, Some(Timestamp(3)), "first acceptance is kept for wait-time statistics");
     assert!(
-        w.store.transfer_conversation(c.id, a, None, None).await.unwrap().is_none(),
+        w.store.transfer_conversation(c.id, a, None, None, Timestamp(3)).await.unwrap().is_none(),
         "not active any more"
     );
     let taken = w.store.accept_conversation(c.id, b, Timestamp(4)).await.unwrap().unwrap();
     assert_eq!((taken.state, taken.agent_id), (ConversationState::Active, Some(b)));
     let everyone = w.store.agents_of_org(w.org).await.unwrap();
     assert_eq!(everyone.len(), 2);
+}
+
+async fn offers_never_exceed_capacity_however_many_ask_at_once(w: World) {
+    let a = w.agent("cap@x.test").await;
+    let mut waiting = Vec::new();
+    for i in 0..12 {
+        let v = w.visitor(&format!("tok-cap-{i}")).await;
+        waiting.push(w.conversation(v).await.id);
+    }
+    // Twelve routing decisions at once (as from twelve nodes) for an agent with room for three.
+    let offers = waiting.iter().map(|c| {
+        let store = w.store.clone();
+        let c = *c;
+        async move { store.offer_conversation(c, a, 3, Timestamp(60_000), Timestamp(5_000)).await.unwrap() }
+    });
+    let won = futures_util::future::join_all(offers).await.into_iter().filter(|ok| *ok).count();
+    assert_eq!(won, 3);
+    assert_eq!(w.store.agent_loads(&[a]).await.unwrap().get(&a), Some(&3));
+    let p = w.store.agent_presences(&[a], Timestamp(0)).await.unwrap()[&a];
+    assert_eq!(p.idle_since, Timestamp(5_000), "an offer resets the idle time");
+    // An active conversation counts too.
+    let first = w.store.open_conversations_of_agent(a).await.unwrap()[0].id;
+    w.store.accept_conversation(first, a, Timestamp(6_000)).await.unwrap().unwrap();
+    let rest: Vec<_> = waiting.iter().filter(|c| **c != first).collect();
+    assert!(!w.store.offer_conversation(*rest[5], a, 3, Timestamp(60_000), Timestamp(6_000)).await.unwrap());
+    assert!(w.store.offer_conversation(*rest[5], a, 4, Timestamp(60_000), Timestamp(6_000)).await.unwrap());
+}
+
+async fn offer_deadlines_and_declines_are_stored_and_taken_once(w: World) {
+    let (a, b) = (w.agent("a@x.test").await, w.agent("b@x.test").await);
+    let c = w.conversation(w.visitor("tok-dl").await).await;
+    let c2 = w.conversation(w.visitor("tok-dl2").await).await;
+    assert_eq!(w.store.next_deadline(15_000).await.unwrap(), None);
+    assert!(w.store.offer_conversation(c.id, a, 5, Timestamp(30_000), Timestamp(0)).await.unwrap());
+    assert!(w.store.offer_conversation(c2.id, b, 5, Timestamp(40_000), Timestamp(0)).await.unwrap());
+    assert_eq!(w.store.next_deadline(15_000).await.unwrap(), Some(Timestamp(30_000)));
+    assert!(w.store.expire_offers(Timestamp(29_999)).await.unwrap().is_empty());
+    // Two sweepers at the deadline: each expired offer goes to exactly one of them.
+    let (x, y) =
+        tokio::join!(w.store.expire_offers(Timestamp(30_000)), w.store.expire_offers(Timestamp(30_000)));
+    let mut expired = x.unwrap();
+    expired.extend(y.unwrap());
+    assert_eq!(expired.len(), 1);
+    let (conv, agent) = &expired[0];
+    assert_eq!((conv.id, conv.offered_agent_id, *agent), (c.id, None, a));
+    assert_eq!(w.store.declined_agents(c.id).await.unwrap(), [a], "an expired offer counts as declined");
+    assert_eq!(w.store.next_deadline(15_000).await.unwrap(), Some(Timestamp(40_000)));
+    // Declining: the offer is gone, the agent remembered; declining twice does nothing.
+    assert!(w.store.decline_offer(c2.id, b, Timestamp(31_000)).await.unwrap());
+    assert!(!w.store.decline_offer(c2.id, b, Timestamp(31_000)).await.unwrap());
+    assert_eq!(w.store.declined_agents(c2.id).await.unwrap(), [b]);
+    assert_eq!(w.store.next_deadline(15_000).await.unwrap(), None, "no deadline left");
+    // Accepting clears the deadline.
+    assert!(w.store.offer_conversation(c2.id, a, 5, Timestamp(90_000), Timestamp(32_000)).await.unwrap());
+    w.store.accept_conversation(c2.id, a, Timestamp(33_000)).await.unwrap().unwrap();
+    assert!(w.store.expire_offers(Timestamp(100_000)).await.unwrap().is_empty());
+    // The place in line is announced once per change.
+    assert_eq!(w.store.set_announced_position(c.id, 2).await.unwrap(), Some(true), "the first");
+    assert_eq!(w.store.set_announced_position(c.id, 2).await.unwrap(), None, "no change");
+    assert_eq!(w.store.set_announced_position(c.id, 1).await.unwrap(), Some(false));
+}
+
+async fn presence_is_consoles_on_live_nodes_with_a_grace_period(w: World) {
+    let (a, b) = (w.agent("a@x.test").await, w.agent("b@x.test").await);
+    let s = &w.store;
+    s.set_agent_presence(a, Presence::Available, Timestamp(1_000)).await.unwrap();
+    s.set_agent_presence(b, Presence::Busy, Timestamp(1_000)).await.unwrap();
+    let both = [a, b];
+    let presences = |at: i64| s.agent_presences(&both, Timestamp(at));
+    let p = presences(0).await.unwrap();
+    assert_eq!((p[&a].effective(), p[&a].idle_since), (Presence::Offline, Timestamp(1_000)), "no console");
+    s.node_heartbeat("n1", Timestamp(30_000), Timestamp(1_000)).await.unwrap();
+    s.node_heartbeat("n2", Timestamp(30_000), Timestamp(1_000)).await.unwrap();
+    s.open_console("c-a1", a, "n1", Timestamp(2_000)).await.unwrap();
+    s.open_console("c-a2", a, "n2", Timestamp(2_000)).await.unwrap();
+    s.open_console("c-b", b, "n2", Timestamp(2_000)).await.unwrap();
+    let p = presences(0).await.unwrap();
+    assert_eq!((p[&a].effective(), p[&b].effective()), (Presence::Available, Presence::Busy));
+    // Available again does not reset the idle time; becoming available does.
+    s.set_agent_presence(a, Presence::Available, Timestamp(5_000)).await.unwrap();
+    s.set_agent_presence(b, Presence::Available, Timestamp(5_000)).await.unwrap();
+    let p = presences(0).await.unwrap();
+    assert_eq!((p[&a].idle_since, p[&b].idle_since), (Timestamp(1_000), Timestamp(5_000)));
+    // One of a's consoles closes: a is still online through the other.
+    s.close_console("c-a1", Timestamp(6_000)).await.unwrap();
+    assert!(presences(6_000).await.unwrap()[&a].online);
+    // Node n2 stops renewing its lease: after it runs out, its consoles are closed as of then.
+    s.node_heartbeat("n1", Timestamp(60_000), Timestamp(20_000)).await.unwrap();
+    assert_eq!(s.next_deadline(15_000).await.unwrap(), Some(Timestamp(21_000)), "c-a1's grace ends first");
+    assert!(s.expire_nodes(Timestamp(30_000)).await.unwrap().is_empty(), "not yet");
+    assert_eq!(s.expire_nodes(Timestamp(30_001)).await.unwrap(), ["n2".to_string()]);
+    assert!(s.expire_nodes(Timestamp(30_001)).await.unwrap().is_empty(), "once");
+    // Within the grace period they still count; after it, a and b are offline.
+    let p = presences(30_000 - 15_000).await.unwrap();
+    assert!(p[&a].online && p[&b].online, "lingering");
+    let mut gone = s.drop_closed_consoles(Timestamp(30_000)).await.unwrap();
+    gone.sort();
+    assert_eq!(gone, [a, b]);
+    let p = presences(0).await.unwrap();
+    assert!(!p[&a].online && !p[&b].online);
+    // A node that stops cleanly closes its consoles at once.
+    s.open_console("c-a3", a, "n1", Timestamp(31_000)).await.unwrap();
+    s.node_stopped("n1", Timestamp(32_000)).await.unwrap();
+    assert!(presences(31_999).await.unwrap()[&a].online, "closed at 32 s, lingering after 31.999 s");
+    assert!(!presences(32_000).await.unwrap()[&a].online);
 }
 
 async fn visits_start_after_inactivity(w: World) {
@@ -333,10 +475,108 @@ async fn sessions_expire_and_credentials_match_case_insensitively(w: World) {
     assert!(matches!(dup, Err(StoreError::Conflict(_))));
 }
 
+async fn failed_sign_ins_are_counted_per_email_blocked_and_forgotten(w: World) {
+    let s = &w.store;
+    assert_eq!(
+        s.record_sign_in_failure("Ann@Example.test", Timestamp(0), Timestamp(1_000)).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        s.record_sign_in_failure("ann@example.test", Timestamp(0), Timestamp(2_000)).await.unwrap(),
+        2
+    );
+    assert_eq!(s.record_sign_in_failure("nobody@x.test", Timestamp(0), Timestamp(2_000)).await.unwrap(), 1);
+    assert_eq!(s.sign_in_blocked_until("ann@example.test", Timestamp(2_000)).await.unwrap(), None);
+    s.block_sign_in("ANN@example.test", Timestamp(3_000)).await.unwrap();
+    assert_eq!(
+        s.sign_in_blocked_until("ann@example.test", Timestamp(2_999)).await.unwrap(),
+        Some(Timestamp(3_000))
+    );
+    assert_eq!(s.sign_in_blocked_until("ann@example.test", Timestamp(3_000)).await.unwrap(), None, "over");
+    s.clear_sign_in_failures("ann@example.test").await.unwrap();
+    assert_eq!(
+        s.record_sign_in_failure("ann@example.test", Timestamp(0), Timestamp(4_000)).await.unwrap(),
+        1
+    );
+    // Counts not touched since `forget_before` are dropped.
+    assert_eq!(
+        s.record_sign_in_failure("nobody@x.test", Timestamp(3_000), Timestamp(5_000)).await.unwrap(),
+        1
+    );
+}
+
+async fn a_disabled_agent_has_no_sessions_and_no_queue_and_a_new_password_ends_sessions(w: World) {
+    let s = &w.store;
+    let a = w.agent("dis@x.test").await;
+    for h in ["s1", "s2", "s3"] {
+        s.create_agent_session(h, a, Timestamp(100_000), Timestamp(1_000)).await.unwrap();
+    }
+    s.set_agent_password(a, "new-hash", Some("s1")).await.unwrap();
+    assert_eq!(s.agent_credentials("dis@x.test").await.unwrap().unwrap().1, "new-hash");
+    assert!(
+        s.agent_for_session("s1", Timestamp(2_000)).await.unwrap().is_some(),
+        "the changing session stays"
+    );
+    assert!(s.agent_for_session("s2", Timestamp(2_000)).await.unwrap().is_none());
+    let disabled = s.set_agent_disabled(a, true, Timestamp(2_000)).await.unwrap().unwrap();
+    assert!(disabled.disabled);
+    assert!(s.agent_for_session("s1", Timestamp(2_000)).await.unwrap().is_none());
+    assert!(!s.queue_agents(w.queue).await.unwrap().iter().any(|x| x.id == a));
+    assert!(s.agent(a).await.unwrap().unwrap().disabled);
+    let enabled = s.set_agent_disabled(a, false, Timestamp(3_000)).await.unwrap().unwrap();
+    assert!(!enabled.disabled);
+    assert!(s.queue_agents(w.queue).await.unwrap().iter().any(|x| x.id == a));
+    assert!(s.set_agent_disabled(AgentId(987_654), true, Timestamp(3_000)).await.unwrap().is_none());
+}
+
+async fn a_new_visitor_is_stored_with_its_first_visit_and_page_at_once(w: World) {
+    let id = VisitorId(1 << 45);
+    let meta = beckon_domain::model::VisitMeta {
+        browser: Some("Firefox".into()),
+        country: Some("FR".into()),
+        ..Default::default()
+    };
+    let new = NewVisitor {
+        id,
+        widget_id: w.widget,
+        token_hash: "tok-new".into(),
+        arrived_at: Timestamp(5_000),
+        meta: meta.clone(),
+        first_page: Some(FirstPage {
+            url: "https://shop.example/".into(),
+            title: "Shop".into(),
+            referrer: "".into(),
+        }),
+    };
+    let (visitor, visit) = w.store.create_visitor(new.clone(), Timestamp(9_000)).await.unwrap();
+    assert_eq!(
+        (visitor.id, visitor.created_at, visitor.last_seen_at),
+        (id, Timestamp(5_000), Timestamp(9_000))
+    );
+    assert_eq!(
+        (visit.number, visit.started_at, visit.last_activity_at, &visit.meta),
+        (1, Timestamp(5_000), Timestamp(9_000), &meta)
+    );
+    assert_eq!(w.store.visitor_by_token("tok-new").await.unwrap().map(|v| v.id), Some(id));
+    assert_eq!(w.store.latest_visit(id).await.unwrap(), Some(visit.clone()));
+    assert_eq!(w.store.page_view_counts(id, "https://shop.example/").await.unwrap(), (1, 1));
+    // The same id or token again is a conflict, and changes nothing.
+    let again = w
+        .store
+        .create_visitor(NewVisitor { token_hash: "tok-other".into(), ..new.clone() }, Timestamp(9_500))
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    let again =
+        w.store.create_visitor(NewVisitor { id: VisitorId((1 << 45) + 1), ..new }, Timestamp(9_500)).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    assert_eq!(w.store.page_view_counts(id, "https://shop.example/").await.unwrap(), (1, 1));
+}
+
 async fn invite_events_are_idempotent(w: World) {
     let v = w.visitor("tok-g").await;
     let ev = |outcome: &str| NewInviteEvent {
         widget_id: w.widget,
+        queue_id: None,
         visitor_id: v,
         invite_id: "inv-1".into(),
         source: "sdk".into(),
@@ -344,9 +584,14 @@ async fn invite_events_are_idempotent(w: World) {
         reason: None,
         message: "Hi!".into(),
     };
+    // A final outcome of an invite that was never offered or shown counts for nothing.
+    assert!(!w.store.record_invite_event(ev("accepted"), Timestamp(0)).await.unwrap());
     assert!(w.store.record_invite_event(ev("shown"), Timestamp(1)).await.unwrap());
     assert!(!w.store.record_invite_event(ev("shown"), Timestamp(2)).await.unwrap());
     assert!(w.store.record_invite_event(ev("accepted"), Timestamp(3)).await.unwrap());
+    // One final outcome per invite: declining or expiring it afterwards is not counted.
+    assert!(!w.store.record_invite_event(ev("declined"), Timestamp(4)).await.unwrap());
+    assert!(!w.store.record_invite_event(ev("expired"), Timestamp(5)).await.unwrap());
     let all = w.store.invite_events(w.widget).await.unwrap();
     assert_eq!(all.iter().map(|e| e.outcome.as_str()).collect::<Vec<_>>(), ["shown", "accepted"]);
 }
@@ -372,18 +617,45 @@ async fn identities_follow_people_across_visitors(w: World) {
 
     // Two browsers (visitors), one person.
     let (laptop, phone) = (w.visitor("tok-laptop").await, w.visitor("tok-phone").await);
-    w.store.set_visitor_auth_sub(laptop, "user-42").await.unwrap();
+    w.store.set_visitor_auth_sub(laptop, "https://idp.example", "user-42").await.unwrap();
     let c1 = w.conversation(laptop).await;
     let ctx = Context::parse(&serde_json::json!({"Tier": {"value": "gold", "isDisplayable": true}})).unwrap();
-    let authed = w.store.authenticate_conversation(c1.id, "user-42", &ctx).await.unwrap().unwrap();
+    let authed = w
+        .store
+        .authenticate_conversation(c1.id, "https://idp.example", "user-42", &ctx)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((authed.auth_sub.as_deref(), authed.context.clone()), (Some("user-42"), ctx.clone()));
     w.store.close_conversation(c1.id, ConversationState::Abandoned, Timestamp(3)).await.unwrap();
-    assert!(w.store.authenticate_conversation(c1.id, "user-42", &ctx).await.unwrap().is_none(), "closed");
+    assert!(
+        w.store
+            .authenticate_conversation(c1.id, "https://idp.example", "user-42", &ctx)
+            .await
+            .unwrap()
+            .is_none(),
+        "closed"
+    );
     let c2 = w.conversation(phone).await;
-    w.store.authenticate_conversation(c2.id, "user-42", &ctx).await.unwrap().unwrap();
-    let theirs = w.store.conversations_of_identity(w.org, "user-42", 10).await.unwrap();
+    w.store.authenticate_conversation(c2.id, "https://idp.example", "user-42", &ctx).await.unwrap().unwrap();
+    let theirs =
+        w.store.conversations_of_identity(w.org, Some("https://idp.example"), "user-42", 10).await.unwrap();
     assert_eq!(theirs.iter().map(|c| c.id).collect::<Vec<_>>(), [c2.id, c1.id]);
-    assert!(w.store.conversations_of_identity(w.org, "someone-else", 10).await.unwrap().is_empty());
+    assert!(
+        w.store
+            .conversations_of_identity(w.org, Some("https://idp.example"), "someone-else", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The same `sub` from another identity provider is another person.
+    assert!(
+        w.store
+            .conversations_of_identity(w.org, Some("https://other-idp.example"), "user-42", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn past_conversations_are_found_by_text_person_agent_and_date(w: World) {
@@ -394,7 +666,7 @@ async fn past_conversations_are_found_by_text_person_agent_and_date(w: World) {
         .append_message(msg(c1.id, "My order 1234 never arrived", Some("x1")), Timestamp(10))
         .await
         .unwrap();
-    w.store.offer_conversation(c1.id, a).await.unwrap();
+    w.offer(c1.id, a).await;
     w.store.accept_conversation(c1.id, a, Timestamp(11)).await.unwrap();
     let note = NewMessage {
         tags: vec!["internal".into()],
@@ -456,6 +728,7 @@ async fn the_invite_funnel_counts_outcomes_and_resulting_chats(w: World) {
             let store = w.store.clone();
             let ev = NewInviteEvent {
                 widget_id: w.widget,
+                queue_id: None,
                 visitor_id: visitor,
                 invite_id: id.into(),
                 source: source.into(),
@@ -486,12 +759,13 @@ async fn the_invite_funnel_counts_outcomes_and_resulting_chats(w: World) {
                 invite_id: Some("i1".into()),
                 context: Context::new(),
                 auth_sub: None,
+                auth_iss: None,
             },
             day1,
         )
         .await
         .unwrap();
-    w.store.offer_conversation(c.id, a).await.unwrap();
+    w.offer(c.id, a).await;
     w.store.accept_conversation(c.id, a, day1).await.unwrap();
 
     let rows = w.store.invite_funnel(w.org, day1, Timestamp(day2.0 + 86_400_000)).await.unwrap();
@@ -540,11 +814,23 @@ async fn trigger_rules_history_and_page_counts(w: World) {
     w.store.set_trigger_rules(w.org, "[]", Timestamp(2)).await.unwrap();
     assert_eq!(w.store.trigger_rules(w.org).await.unwrap().as_deref(), Some("[]"), "replaced whole");
 
-    assert_eq!(w.store.trigger_history("visitor:1").await.unwrap(), None);
-    w.store.set_trigger_history("visitor:1", "{\"a\":1}", Timestamp(3)).await.unwrap();
-    w.store.set_trigger_history("visitor:1", "{\"a\":2}", Timestamp(4)).await.unwrap();
-    assert_eq!(w.store.trigger_history("visitor:1").await.unwrap().as_deref(), Some("{\"a\":2}"));
-    assert_eq!(w.store.trigger_history("visitor:2").await.unwrap(), None);
+    let s = &w.store;
+    assert_eq!(s.trigger_history("visitor:1").await.unwrap(), None);
+    assert!(s.set_trigger_history("visitor:1", "{\"a\":1}", None, Timestamp(3)).await.unwrap());
+    assert!(
+        !s.set_trigger_history("visitor:1", "{\"a\":9}", None, Timestamp(3)).await.unwrap(),
+        "a second first write loses"
+    );
+    let (json, v1) = s.trigger_history("visitor:1").await.unwrap().unwrap();
+    assert_eq!(json, "{\"a\":1}");
+    assert!(s.set_trigger_history("visitor:1", "{\"a\":2}", Some(v1), Timestamp(4)).await.unwrap());
+    assert!(
+        !s.set_trigger_history("visitor:1", "{\"a\":3}", Some(v1), Timestamp(5)).await.unwrap(),
+        "a write from a stale version loses"
+    );
+    let (json, v2) = s.trigger_history("visitor:1").await.unwrap().unwrap();
+    assert_eq!((json.as_str(), v2), ("{\"a\":2}", v1 + 1));
+    assert_eq!(s.trigger_history("visitor:2").await.unwrap(), None);
 
     let v = w.visitor("tok-counts").await;
     assert_eq!(w.store.page_view_counts(v, "https://x/a").await.unwrap(), (0, 0));
@@ -570,7 +856,7 @@ async fn a_mixed_batch_keeps_every_append_to_its_own_rules(w: World) {
     // it would have got alone.
     let a = w.agent("mix@x.test").await;
     let open = w.conversation(w.visitor("tok-mix-1").await).await;
-    w.store.offer_conversation(open.id, a).await.unwrap();
+    w.offer(open.id, a).await;
     w.store.accept_conversation(open.id, a, Timestamp(2)).await.unwrap().unwrap();
     let ended = w.conversation(w.visitor("tok-mix-2").await).await;
     w.store.close_conversation(ended.id, ConversationState::Ended, Timestamp(3)).await.unwrap().unwrap();
@@ -639,6 +925,7 @@ async fn a_proactive_conversation_knows_its_invite(w: World) {
     for outcome in ["offered", "accepted"] {
         let ev = NewInviteEvent {
             widget_id: w.widget,
+            queue_id: None,
             visitor_id: v,
             invite_id: "inv-1".into(),
             source: "rule:3".into(),
@@ -659,6 +946,7 @@ async fn a_proactive_conversation_knows_its_invite(w: World) {
                 invite_id: Some("inv-1".into()),
                 context: Context::default(),
                 auth_sub: None,
+                auth_iss: None,
             },
             Timestamp(2_000),
         )
@@ -668,6 +956,59 @@ async fn a_proactive_conversation_knows_its_invite(w: World) {
     assert_eq!(invite, Some(("inv-1".into(), "rule:3".into(), "Need help?".into())));
     let other = w.conversation(w.visitor("tok-none").await).await;
     assert_eq!(s.conversation_invite(other.id).await.unwrap(), None);
+}
+
+async fn invites_are_claimed_once_per_visitor_and_paced_for_the_cluster(w: World) {
+    let s = &w.store;
+    let (v, other) = (w.visitor("tok-claim").await, w.visitor("tok-claim-2").await);
+    assert!(s.claim_invite(v, "inv-a", Timestamp(10_000), Timestamp(1_000)).await.unwrap());
+    assert!(s.claim_invite(v, "inv-a", Timestamp(12_000), Timestamp(1_500)).await.unwrap(), "its own again");
+    assert!(!s.claim_invite(v, "inv-b", Timestamp(20_000), Timestamp(2_000)).await.unwrap(), "held");
+    assert!(
+        s.claim_invite(other, "inv-b", Timestamp(20_000), Timestamp(2_000)).await.unwrap(),
+        "per visitor"
+    );
+    s.release_invite(v, Some("inv-b")).await.unwrap();
+    assert!(
+        !s.claim_invite(v, "inv-b", Timestamp(20_000), Timestamp(2_000)).await.unwrap(),
+        "not its to release"
+    );
+    s.release_invite(v, Some("inv-a")).await.unwrap();
+    assert!(s.claim_invite(v, "inv-b", Timestamp(20_000), Timestamp(3_000)).await.unwrap(), "released");
+    assert!(!s.claim_invite(v, "inv-c", Timestamp(40_000), Timestamp(19_999)).await.unwrap());
+    assert!(s.claim_invite(v, "inv-c", Timestamp(40_000), Timestamp(20_000)).await.unwrap(), "ran out");
+    s.release_invite(v, None).await.unwrap();
+    assert!(
+        s.claim_invite(v, "inv-d", Timestamp(40_000), Timestamp(20_001)).await.unwrap(),
+        "whichever held it"
+    );
+
+    // Offered rule invites carry their queue: counted per queue since a time, and found by id.
+    let offered = |visitor: VisitorId, id: &str, source: &str, queue: Option<QueueId>| NewInviteEvent {
+        widget_id: w.widget,
+        queue_id: queue,
+        visitor_id: visitor,
+        invite_id: id.into(),
+        source: source.into(),
+        outcome: "offered".into(),
+        reason: None,
+        message: "Hi".into(),
+    };
+    let q = Some(w.queue);
+    s.record_invite_event(offered(v, "r1", "rule:1", q), Timestamp(50_000)).await.unwrap();
+    s.record_invite_event(offered(other, "r2", "rule:1", q), Timestamp(60_000)).await.unwrap();
+    s.record_invite_event(offered(other, "a1", "agent:1", q), Timestamp(60_000)).await.unwrap();
+    s.record_invite_event(offered(other, "r3", "rule:2", None), Timestamp(60_000)).await.unwrap();
+    assert_eq!(s.rule_invites_since(w.queue, Timestamp(50_000)).await.unwrap(), 2, "rules' only");
+    assert_eq!(s.rule_invites_since(w.queue, Timestamp(50_001)).await.unwrap(), 1);
+    assert_eq!(s.invite_queue(v, "r1").await.unwrap(), q);
+    assert_eq!(s.invite_queue(other, "r3").await.unwrap(), None);
+    assert_eq!(s.invite_queue(v, "r2").await.unwrap(), None, "another visitor's");
+
+    s.node_heartbeat("n2", Timestamp(30_000), Timestamp(1_000)).await.unwrap();
+    s.node_heartbeat("n1", Timestamp(20_000), Timestamp(1_000)).await.unwrap();
+    assert_eq!(s.live_nodes(Timestamp(19_999)).await.unwrap(), ["n1", "n2"]);
+    assert_eq!(s.live_nodes(Timestamp(20_000)).await.unwrap(), ["n2"]);
 }
 
 macro_rules! backend_tests {
@@ -690,9 +1031,15 @@ backend_tests!(sqlite, sqlite_world:
     one_open_conversation_per_visitor,
     an_offer_is_accepted_by_exactly_one_agent,
     a_transfer_hands_an_active_conversation_on,
+    offers_never_exceed_capacity_however_many_ask_at_once,
+    offer_deadlines_and_declines_are_stored_and_taken_once,
+    presence_is_consoles_on_live_nodes_with_a_grace_period,
     visits_start_after_inactivity,
     sessions_expire_and_credentials_match_case_insensitively,
     invite_events_are_idempotent,
+    failed_sign_ins_are_counted_per_email_blocked_and_forgotten,
+    a_disabled_agent_has_no_sessions_and_no_queue_and_a_new_password_ends_sessions,
+    a_new_visitor_is_stored_with_its_first_visit_and_page_at_once,
     identities_follow_people_across_visitors,
     past_conversations_are_found_by_text_person_agent_and_date,
     the_invite_funnel_counts_outcomes_and_resulting_chats,
@@ -701,6 +1048,34 @@ backend_tests!(sqlite, sqlite_world:
     a_mixed_batch_keeps_every_append_to_its_own_rules,
     admins_edit_agents_and_widgets,
     a_proactive_conversation_knows_its_invite,
+    invites_are_claimed_once_per_visitor_and_paced_for_the_cluster,
+);
+
+backend_tests!(postgres, postgres_world:
+    sequence_numbers_are_dense_and_appends_idempotent,
+    only_open_conversations_and_their_own_agent_take_messages,
+    concurrent_appends_get_distinct_dense_seqs,
+    one_open_conversation_per_visitor,
+    an_offer_is_accepted_by_exactly_one_agent,
+    a_transfer_hands_an_active_conversation_on,
+    offers_never_exceed_capacity_however_many_ask_at_once,
+    offer_deadlines_and_declines_are_stored_and_taken_once,
+    presence_is_consoles_on_live_nodes_with_a_grace_period,
+    visits_start_after_inactivity,
+    sessions_expire_and_credentials_match_case_insensitively,
+    invite_events_are_idempotent,
+    failed_sign_ins_are_counted_per_email_blocked_and_forgotten,
+    a_disabled_agent_has_no_sessions_and_no_queue_and_a_new_password_ends_sessions,
+    a_new_visitor_is_stored_with_its_first_visit_and_page_at_once,
+    identities_follow_people_across_visitors,
+    past_conversations_are_found_by_text_person_agent_and_date,
+    the_invite_funnel_counts_outcomes_and_resulting_chats,
+    routing_rules_and_agent_queues_are_replaced_whole,
+    trigger_rules_history_and_page_counts,
+    a_mixed_batch_keeps_every_append_to_its_own_rules,
+    admins_edit_agents_and_widgets,
+    a_proactive_conversation_knows_its_invite,
+    invites_are_claimed_once_per_visitor_and_paced_for_the_cluster,
 );
 
 #[tokio::test]
@@ -718,4 +1093,202 @@ async fn sqlite_data_survives_reopening_the_file() {
     let msgs = store.messages_after(c, 0, 10).await.unwrap();
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].text, "kept");
+}
+
+/// Several nodes share one PostgreSQL database: what SQLite gets from its single writer must hold
+/// across stores. Each `(conversation, client id)` is sent to both nodes at once.
+#[tokio::test]
+async fn postgres_nodes_sharing_a_database_append_without_gaps_or_repeats() {
+    let db = pg::TestDatabase::create().await;
+    let other_node = connect(&db.url).await.unwrap();
+    let w = world(connect(&db.url).await.unwrap(), db).await;
+    let mut conversations = Vec::new();
+    for i in 0..4 {
+        conversations.push(w.conversation(w.visitor(&format!("tok-nodes-{i}")).await).await.id);
+    }
+    let mut tasks = Vec::new();
+    for node in [&w.store, &other_node] {
+        for i in 0..200 {
+            let (store, c) = (node.clone(), conversations[i % 4]);
+            tasks.push(tokio::spawn(async move {
+                let m = msg(c, "hi", Some(&format!("m{i}")));
+                store.append_message(m, Timestamp(5_000)).await.unwrap()
+            }));
+        }
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    let (first, second) = results.split_at(200);
+    assert_eq!(results.iter().filter(|a| !a.duplicate).count(), 200, "each id written once");
+    for (a, b) in first.iter().zip(second) {
+        assert_eq!(a.message, b.message, "both nodes answer with the one stored message");
+    }
+    for c in conversations {
+        let seqs: Vec<i64> =
+            w.store.messages_after(c, 0, 1_000).await.unwrap().iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
+        assert_eq!(other_node.conversation(c).await.unwrap().unwrap().last_seq, 50);
+    }
+}
+
+#[tokio::test]
+async fn postgres_nodes_sharing_a_database_never_overfill_an_agent_or_expire_an_offer_twice() {
+    let db = pg::TestDatabase::create().await;
+    let other_node = connect(&db.url).await.unwrap();
+    let w = world(connect(&db.url).await.unwrap(), db).await;
+    let a = w.agent("nodes@x.test").await;
+    let mut waiting = Vec::new();
+    for i in 0..12 {
+        waiting.push(w.conversation(w.visitor(&format!("tok-cap-{i}")).await).await.id);
+    }
+    let offers = waiting.iter().enumerate().map(|(i, c)| {
+        let store = if i % 2 == 0 { w.store.clone() } else { other_node.clone() };
+        let c = *c;
+        async move { store.offer_conversation(c, a, 3, Timestamp(60_000), Timestamp(5_000)).await.unwrap() }
+    });
+    let won = futures_util::future::join_all(offers).await.into_iter().filter(|ok| *ok).count();
+    assert_eq!(won, 3, "capacity 3, twelve offers from two nodes");
+    let (x, y) =
+        tokio::join!(w.store.expire_offers(Timestamp(60_000)), other_node.expire_offers(Timestamp(60_000)));
+    let mut expired: Vec<_> = x.unwrap().into_iter().chain(y.unwrap()).map(|(c, _)| c.id).collect();
+    expired.sort();
+    expired.dedup();
+    assert_eq!(expired.len(), 3, "each offer expires once, on one node");
+    assert!(w.store.agent_loads(&[a]).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn postgres_data_survives_reconnecting() {
+    let db = pg::TestDatabase::create().await;
+    let c = {
+        let w = world(connect(&db.url).await.unwrap(), ()).await;
+        let c = w.conversation(w.visitor("tok-z").await).await;
+        w.store.append_message(msg(c.id, "kept", Some("k1")), Timestamp(9)).await.unwrap();
+        c.id
+    };
+    let store = connect(&db.url).await.unwrap();
+    let msgs = store.messages_after(c, 0, 10).await.unwrap();
+    assert_eq!(msgs.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), ["kept"]);
+}
+
+/// Test databases on a PostgreSQL server: `BECKON_TEST_POSTGRES_URL`, by default
+/// `postgres://postgres@127.0.0.1:5432/postgres` (a user that may create databases). A server that
+/// cannot be reached fails the test: the suite never passes by skipping a backend.
+mod pg {
+    use sqlx::{Connection, PgConnection};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    const PREFIX: &str = "beckon_test_";
+    /// Test databases older than this are left over from runs that were killed: dropped.
+    const STALE: Duration = Duration::from_secs(3 * 3600);
+
+    fn admin_url() -> String {
+        std::env::var("BECKON_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    }
+
+    /// `url` naming database `name` instead (query parameters kept).
+    fn with_database(url: &str, name: &str) -> String {
+        let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+        let authority = base.find("://").map_or(0, |i| i + 3);
+        let base = match base[authority..].find('/') {
+            Some(slash) => &base[..authority + slash],
+            None => base,
+        };
+        match query {
+            Some(q) => format!("{base}/{name}?{q}"),
+            None => format!("{base}/{name}"),
+        }
+    }
+
+    async fn admin() -> PgConnection {
+        let url = admin_url();
+        match PgConnection::connect(&url).await {
+            Ok(c) => c,
+            Err(e) => panic!(
+                "PostgreSQL is not reachable at {url} ({e}). The conformance suite runs every test \
+                 against PostgreSQL as well as SQLite: start a server that lets this user create \
+                 databases, or point BECKON_TEST_POSTGRES_URL at one."
+            ),
+        }
+    }
+
+    fn unix_secs() -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    }
+
+    /// Drops test databases whose name says they were created more than `STALE` ago.
+    async fn drop_stale(conn: &mut PgConnection) {
+        let names: Vec<String> =
+            sqlx::query_scalar("select datname from pg_database where datname like 'beckon\\_test\\_%'")
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap();
+        for name in names {
+            let created = name[PREFIX.len()..].split('_').next().and_then(|s| s.parse::<u64>().ok());
+            if created.is_some_and(|t| t + STALE.as_secs() < unix_secs()) {
+                let _ = sqlx::query(&format!("drop database if exists \"{name}\" with (force)"))
+                    .execute(&mut *conn)
+                    .await;
+            }
+        }
+    }
+
+    /// A database created for one test, dropped (with whatever is still connected) on drop.
+    pub struct TestDatabase {
+        pub url: String,
+        name: String,
+    }
+
+    impl TestDatabase {
+        pub async fn create() -> Self {
+            static CLEANED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+            static NEXT: AtomicU32 = AtomicU32::new(0);
+            let mut conn = admin().await;
+            CLEANED.get_or_init(|| drop_stale(&mut conn)).await;
+            let name = format!(
+                "{PREFIX}{}_{}_{}",
+                unix_secs(),
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            );
+            sqlx::query(&format!("create database \"{name}\"")).execute(&mut conn).await.unwrap();
+            let _ = conn.close().await;
+            Self { url: with_database(&admin_url(), &name), name }
+        }
+    }
+
+    impl Drop for TestDatabase {
+        fn drop(&mut self) {
+            // Drop runs inside the test's runtime, which cannot be blocked on: a thread of its own
+            // with a runtime of its own drops the database, and the test waits for it.
+            let name = self.name.clone();
+            let dropped = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    let mut conn = admin().await;
+                    sqlx::query(&format!("drop database if exists \"{name}\" with (force)"))
+                        .execute(&mut conn)
+                        .await
+                })
+            })
+            .join();
+            if !matches!(dropped, Ok(Ok(_))) && !std::thread::panicking() {
+                panic!("could not drop test database {}: {dropped:?}", self.name);
+            }
+        }
+    }
+
+    #[test]
+    fn a_test_url_names_the_test_database() {
+        assert_eq!(with_database("postgres://u@h:5432/postgres", "t1"), "postgres://u@h:5432/t1");
+        assert_eq!(with_database("postgres://u@h:5432", "t1"), "postgres://u@h:5432/t1");
+        assert_eq!(
+            with_database("postgres://u@h/db?sslmode=disable", "t1"),
+            "postgres://u@h/t1?sslmode=disable"
+        );
+    }
 }

@@ -40,6 +40,21 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// Settings for tests of volume (delivery under load, load tools): the limits against abuse by
+/// one visitor or one address are raised far beyond what such a test sends, since every test
+/// client shares one address. The limits themselves are tested in `tests/limits.rs`.
+pub fn without_flood_limits(s: &mut Settings) {
+    (s.ws.frames_per_second, s.ws.frame_burst) = (1_000_000, 1_000_000);
+    let l = &mut s.limits;
+    l.sockets_per_address = 1_000_000;
+    l.new_visitors_per_address_per_minute = 1_000_000;
+    l.messages_per_visitor_per_minute = 1_000_000;
+    l.messages_per_address_per_minute = 1_000_000;
+    l.page_views_per_visitor_per_minute = 1_000_000;
+    l.page_views_per_address_per_minute = 1_000_000;
+    l.typing_per_visitor_per_minute = 1_000_000;
+}
+
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
     let db_path = dir.path().join("beckon.db");
@@ -53,6 +68,69 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let app = start(settings, clock.clone()).await;
     let addr = app.addr();
     TestApp { app: Some(app), addr, db_path, clock, dir }
+}
+
+/// Signs in at the server whose base URL is `base` (`http://host:port`); the session cookie
+/// (`name=value`).
+pub async fn sign_in_at(base: &str, email: &str, password: &str) -> anyhow::Result<String> {
+    let res = reqwest::Client::new()
+        .post(format!("{base}/v1/agent/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await?;
+    if !res.status().is_success() {
+        bail!("sign-in failed: {} {}", res.status(), res.text().await?);
+    }
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .ok_or_else(|| anyhow!("no cookie"))?;
+    Ok(cookie.to_owned())
+}
+
+/// The NATS server the cluster tests use (`BECKON_TEST_NATS_URL`, default the local one). A test
+/// that needs it fails when it is not there: nothing is skipped.
+pub fn test_nats_url() -> String {
+    std::env::var("BECKON_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+/// Starts `n` nodes of one cluster: one database (a SQLite file every node opens, as nodes on one
+/// machine may), NATS between them under a subject prefix of this cluster's own (so test runs
+/// never hear each other), one manual clock. The demo data is seeded once.
+pub async fn spawn_cluster(n: usize, tweak: impl Fn(&mut Settings)) -> Vec<TestApp> {
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let db_path = dir.path().join("beckon.db");
+    let prefix = format!("beckon-test-{}", uuid::Uuid::new_v4().simple());
+    let clock = ManualClock::new(Timestamp(1_767_225_600_000));
+    let mut nodes = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut settings = Settings {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            database_url: format!("sqlite://{}", db_path.display()),
+            nats_url: Some(test_nats_url()),
+            nats_subject_prefix: prefix.clone(),
+            ..Settings::default()
+        };
+        tweak(&mut settings);
+        let app = Application::build_with_clock(settings, Arc::new(clock.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("node {i} starts (is NATS running at {}?): {e:#}", test_nats_url()));
+        if i == 0 {
+            let state = app.state();
+            beckon_server::demo::seed(state.store.as_ref(), &clock as &dyn Clock).await.expect("demo seed");
+        }
+        let addr = app.addr();
+        nodes.push(TestApp {
+            app: Some(app),
+            addr,
+            db_path: db_path.clone(),
+            clock: clock.clone(),
+            dir: dir.clone(),
+        });
+    }
+    nodes
 }
 
 async fn start(settings: Settings, clock: ManualClock) -> Application {
@@ -79,6 +157,21 @@ impl TestApp {
                 tokio::time::Instant::now() < deadline,
                 "the server holds {} sockets, not {n}",
                 hub.session_count()
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// Waits until no new visitor is held unstored (after moving the clock past
+    /// `limits.store_visitor_after_secs`, the server stores them in the background).
+    pub async fn wait_for_visitors_stored(&self) {
+        let pending = self.app.as_ref().expect("running").state().new_visitors.clone();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !pending.is_empty() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} new visitors were never stored",
+                pending.len()
             );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
@@ -130,21 +223,7 @@ impl TestApp {
 
     /// Signs in and returns the session cookie header value.
     pub async fn sign_in(&self, email: &str, password: &str) -> anyhow::Result<String> {
-        let res = reqwest::Client::new()
-            .post(self.http("/v1/agent/login"))
-            .json(&json!({"email": email, "password": password}))
-            .send()
-            .await?;
-        if !res.status().is_success() {
-            bail!("sign-in failed: {} {}", res.status(), res.text().await?);
-        }
-        let cookie = res
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .ok_or_else(|| anyhow!("no cookie"))?;
-        Ok(cookie.to_owned())
+        sign_in_at(&format!("http://{}", self.addr), email, password).await
     }
 
     /// The demo agent's console, connected and welcomed; returns the welcome frame too.
@@ -188,6 +267,48 @@ impl TestApp {
         a
     }
 
+    /// Creates a second organisation (another tenant of the same server) with its own queue,
+    /// widget (`widget_key`) and one agent of `role`, signed in.
+    pub async fn other_org(&self, name: &str, role: beckon_domain::model::Role) -> OtherOrg {
+        let state = self.app.as_ref().expect("running").state();
+        let now = state.clock.now();
+        let org = state.store.create_org(name, now).await.unwrap();
+        let queue = state.store.create_queue(org.id, "Support", now).await.unwrap();
+        let slug: String =
+            name.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase();
+        let widget_key = format!("widget-{slug}");
+        state
+            .store
+            .create_widget(
+                beckon_store::NewWidget {
+                    org_id: org.id,
+                    key: beckon_domain::WidgetKey::parse(&widget_key).unwrap(),
+                    name: name.into(),
+                    allowed_origins: vec!["*".into()],
+                    default_queue_id: Some(queue.id),
+                    settings: Default::default(),
+                    auth: None,
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        let email = format!("agent@{slug}.example");
+        let hash = beckon_server::auth::hash_password("other-org-pw").unwrap();
+        let new = beckon_store::NewAgent {
+            org_id: org.id,
+            email: email.clone(),
+            name: format!("{name} agent"),
+            password_hash: hash,
+            role,
+            capacity: 3,
+        };
+        let agent = state.store.create_agent(new, now).await.unwrap();
+        state.store.add_agent_to_queue(agent.id, queue.id, now).await.unwrap();
+        let cookie = self.sign_in(&email, "other-org-pw").await.unwrap();
+        OtherOrg { org_id: org.id, widget_key, agent, cookie }
+    }
+
     /// The demo agent, available and ready to be offered conversations.
     pub async fn available_agent(&self) -> WsClient {
         let (mut a, _) = self.agent().await;
@@ -195,6 +316,15 @@ impl TestApp {
         a.reply("p").await.expect("presence reply");
         a
     }
+}
+
+/// A second tenant made by [`TestApp::other_org`].
+pub struct OtherOrg {
+    pub org_id: beckon_domain::OrgId,
+    pub widget_key: String,
+    pub agent: beckon_domain::model::Agent,
+    /// The agent's session cookie.
+    pub cookie: String,
 }
 
 pub struct WsClient {
@@ -308,12 +438,37 @@ impl WsClient {
         .await
     }
 
+    /// Every frame received so far and not yet asked for (e.g. after a `ping` request, all that
+    /// arrived before its `pong`).
+    pub fn take_pending(&mut self) -> Vec<Value> {
+        std::mem::take(&mut self.pending)
+    }
+
     /// Whether the server closes the connection (reads until it does).
     pub async fn closed(&mut self) -> bool {
         loop {
             match self.read().await {
                 Ok(None) | Err(_) => return true,
                 Ok(Some(f)) => self.pending.push(f),
+            }
+        }
+    }
+
+    /// Reads until the server closes the connection; the close code it gave (`None` when the
+    /// connection dropped without a close frame).
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            let msg =
+                tokio::time::timeout(WAIT, self.ws.next()).await.expect("timed out waiting for a close");
+            match msg {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(Message::Text(t))) => {
+                    if let Ok(v) = serde_json::from_str(t.as_str()) {
+                        self.pending.push(v)
+                    }
+                }
+                Some(Ok(_)) => {}
+                None | Some(Err(_)) => return None,
             }
         }
     }

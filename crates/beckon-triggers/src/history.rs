@@ -15,6 +15,10 @@ use std::collections::BTreeMap;
 
 /// The rolling window of the daily cap.
 pub const DAY_MS: i64 = 86_400_000;
+/// Shows remembered in the rolling day, newest kept: far above any sensible cap (the
+/// engine's daily cap defaults to 4), and a bound on what a visitor reporting "shown" over and
+/// over can make the server keep.
+pub const MAX_SHOWN: usize = 256;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleHistory {
@@ -55,6 +59,9 @@ impl History {
         self.shown.insert(pos, at);
         let newest = self.shown.last().copied().unwrap_or(at);
         self.shown.retain(|t| newest.since(*t) < DAY_MS);
+        if let Some(over) = self.shown.len().checked_sub(MAX_SHOWN) {
+            self.shown.drain(..over);
+        }
     }
 
     /// The visitor closed rule `id`'s invite at `at` (or any invite, when `id` is `None`).
@@ -105,6 +112,11 @@ mod tests {
         assert_eq!(h.cap_lifts_at(Timestamp(0), 4, Timestamp(6_000)), None);
         // Counting only since 2 000 (a visit's start): two entries, the older lifts a cap of 2.
         assert_eq!(h.cap_lifts_at(Timestamp(2_000), 2, Timestamp(6_000)), Some(Timestamp(3_000 + DAY_MS)));
+        for i in 0..1_000 {
+            h.record_shown_other(Timestamp(10_000 + i));
+        }
+        assert_eq!(h.shown.len(), MAX_SHOWN, "bounded");
+        assert_eq!(h.shown.last(), Some(&Timestamp(10_999)), "the newest are kept");
         h.record_shown(RuleId(1), Timestamp(2 * DAY_MS));
         assert_eq!(h.shown, [Timestamp(2 * DAY_MS)]);
         h.record_dismissed(Some(RuleId(1)), Timestamp(2 * DAY_MS + 10));

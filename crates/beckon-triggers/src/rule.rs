@@ -270,6 +270,24 @@ mod tests {
     }
 
     #[test]
+    fn numbers_are_read_exactly_and_round_trip_through_text() {
+        // Found by fuzzing (fuzz/ `context`, the same JSON reading as rules): without serde_json's
+        // `float_roundtrip` feature a number could be read one unit in the last place off, both
+        // as written and after export → import.
+        let text = r#"{"id": 1, "name": "n", "invite": {"message": "m"}, "conditions": {"any": [
+            {"page_views_total": {"op": "gt", "value": 1044674720236854775808}},
+            {"context": {"name": "Total", "op": "ge", "value": 1.0446747202368548e21}}]}}"#;
+        let r = Rule::from_json(text).unwrap();
+        let exact = 1_044_674_720_236_854_775_808.0_f64;
+        let Condition::Any(conditions) = &r.conditions else { panic!("{:?}", r.conditions) };
+        let Condition::PageViewsTotal(cmp) = &conditions[0] else { panic!("{conditions:?}") };
+        assert_eq!(cmp.value, exact);
+        let exported = serde_json::to_string(&r).unwrap();
+        assert_eq!(Rule::from_json(&exported).unwrap(), r);
+        assert_eq!(rules_from_json(&format!("[{exported}]")).unwrap(), [r]);
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let mut v = minimal();
         v["conditions"]["all"][1] = json!({"page_url": {"op": "regex", "value": "("}});

@@ -1,7 +1,7 @@
 //! The `beckon` command. Kept thin: parse flags, set up logging, hand over to `beckon-server`.
 
 use anyhow::Context;
-use beckon_server::config::{LogFormat, Settings};
+use beckon_server::config::Settings;
 use beckon_server::{Application, demo};
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
@@ -86,10 +86,14 @@ struct ServeArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     public_url: Option<String>,
-    /// Database, e.g. sqlite://beckon.db.
+    /// Database: sqlite://beckon.db, or postgres://user@host/db for several nodes.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     database_url: Option<String>,
+    /// The bus between nodes, e.g. nats://127.0.0.1:4222 (none: this node runs alone).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nats_url: Option<String>,
     /// Log format: pretty or json.
     #[arg(long, value_parser = ["pretty", "json"])]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -125,7 +129,7 @@ fn run(args: ServeArgs, demo_mode: bool) -> anyhow::Result<()> {
     }
     let settings =
         Settings::load_over(base, args.config.as_deref(), &args).map_err(|e| anyhow::anyhow!("{e}"))?;
-    init_logging(settings.log_format);
+    beckon_server::logging::init(settings.log_format, settings.limits.log_lines_per_second);
     tokio::runtime::Runtime::new()?.block_on(async move {
         let app = Application::build(settings).await?;
         let url = app.public_url().to_owned();
@@ -165,9 +169,7 @@ fn agent_add(args: AgentAddArgs) -> anyhow::Result<()> {
             line.trim_end_matches(['\r', '\n']).to_owned()
         }
     };
-    if password.chars().count() < 8 {
-        anyhow::bail!("the password must be at least 8 characters");
-    }
+    let password = beckon_server::beckon_domain::NewPassword::parse(&password)?;
     if !args.email.contains('@') || args.name.trim().is_empty() {
         anyhow::bail!("give a valid --email and a --name");
     }
@@ -177,11 +179,13 @@ fn agent_add(args: AgentAddArgs) -> anyhow::Result<()> {
         let store = beckon_server::beckon_store::connect(&settings.database_url).await?;
         let key = WidgetKey::parse(&args.widget)
             .ok_or_else(|| anyhow::anyhow!("{:?} is not a widget id", args.widget))?;
-        let widget = store
-            .widget_by_key(&key)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("no widget {key} in {}", settings.database_url))?;
-        let hash = beckon_server::auth::hash_password(&password)?;
+        let widget = store.widget_by_key(&key).await?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "no widget {key} in {}",
+                beckon_server::beckon_store::redacted(&settings.database_url)
+            )
+        })?;
+        let hash = beckon_server::auth::hash_password(password.as_str())?;
         let now = beckon_server::beckon_domain::Timestamp(
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64,
         );
@@ -239,10 +243,12 @@ fn widget_auth(args: WidgetAuthArgs) -> anyhow::Result<()> {
         let store = beckon_server::beckon_store::connect(&settings.database_url).await?;
         let key = WidgetKey::parse(&args.widget)
             .ok_or_else(|| anyhow::anyhow!("{:?} is not a widget id", args.widget))?;
-        let widget = store
-            .widget_by_key(&key)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("no widget {key} in {}", settings.database_url))?;
+        let widget = store.widget_by_key(&key).await?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "no widget {key} in {}",
+                beckon_server::beckon_store::redacted(&settings.database_url)
+            )
+        })?;
         store.set_widget_auth(widget.id, auth.as_ref()).await?;
         match auth {
             Some(a) => println!(
@@ -266,15 +272,4 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
-}
-
-fn init_logging(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Pretty => builder.init(),
-    }
 }

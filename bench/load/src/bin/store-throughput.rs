@@ -1,15 +1,20 @@
-//! How many messages per second the SQLite store makes durable (`synchronous=FULL`, WAL, group
-//! commit), with many writers at once — the storage half of the latency budget, measured without
-//! the network. Each writer appends to its own conversation in a closed loop (the next append
-//! starts when the previous one is acknowledged, i.e. committed), as a busy visitor would.
+//! How many messages per second the store makes durable (SQLite: `synchronous=FULL`, WAL, group
+//! commit; PostgreSQL: `synchronous_commit` on, group commit), with many writers at once — the
+//! storage half of the latency budget, measured without the network. Each writer appends to its
+//! own conversation in a closed loop (the next append starts when the previous one is
+//! acknowledged, i.e. committed), as a busy visitor would.
 //!
-//! `cargo run --release -p beckon-load --bin store-throughput -- [WRITERS] [SECONDS] [DB_DIR]`
+//! `cargo run --release -p beckon-load --bin store-throughput -- [WRITERS] [SECONDS] [DB_DIR | PG_URL]`
+//!
+//! `PG_URL` (`postgres://user@host/name`) names a database that does not exist yet: the bench
+//! creates it, and drops it at the end.
 
 use beckon_domain::message::{MessageText, NewMessage, Sender};
 use beckon_domain::model::WidgetSettings;
-use beckon_domain::{ClientMsgId, Context, Timestamp, WidgetKey};
+use beckon_domain::{ClientMsgId, Context, Timestamp, VisitorId, WidgetKey};
 use beckon_store::{NewConversation, NewWidget};
 use hdrhistogram::Histogram;
+use sqlx::migrate::MigrateDatabase;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,12 +23,25 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let writers: usize = args.get(1).map_or(Ok(512), |s| s.parse())?;
     let seconds: u64 = args.get(2).map_or(Ok(10), |s| s.parse())?;
-    let dir = match args.get(3) {
+    let target = args.get(3).cloned();
+    let postgres =
+        target.as_deref().filter(|t| t.starts_with("postgres://") || t.starts_with("postgresql://"));
+    let dir = match &target {
         Some(d) => std::path::PathBuf::from(d),
         None => std::env::temp_dir().join(format!("beckon-store-bench-{}", std::process::id())),
     };
-    std::fs::create_dir_all(&dir)?;
-    let url = format!("sqlite://{}", dir.join("bench.db").display());
+    let url = match postgres {
+        Some(url) => {
+            if sqlx::Postgres::database_exists(url).await? {
+                anyhow::bail!("{url} exists: name a database that does not, the bench creates and drops it");
+            }
+            url.to_owned()
+        }
+        None => {
+            std::fs::create_dir_all(&dir)?;
+            format!("sqlite://{}", dir.join("bench.db").display())
+        }
+    };
     let store = beckon_store::connect(&url).await?;
     let t = Timestamp(1_000);
     let org = store.create_org("Bench", t).await?;
@@ -44,7 +62,15 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let mut conversations = Vec::with_capacity(writers);
     for i in 0..writers {
-        let v = store.create_visitor(widget.id, &format!("bench-{i}"), t).await?;
+        let new = beckon_store::NewVisitor {
+            id: VisitorId((1 << 40) + i as i64),
+            widget_id: widget.id,
+            token_hash: format!("bench-{i}"),
+            arrived_at: t,
+            meta: Default::default(),
+            first_page: None,
+        };
+        let (v, _) = store.create_visitor(new, t).await?;
         let c = store
             .create_conversation(
                 NewConversation {
@@ -56,13 +82,17 @@ async fn main() -> anyhow::Result<()> {
                     invite_id: None,
                     context: Context::default(),
                     auth_sub: None,
+                    auth_iss: None,
                 },
                 t,
             )
             .await?;
         conversations.push(c.id);
     }
-    println!("{writers} writers, {seconds} s, database {}", dir.display());
+    println!(
+        "{writers} writers, {seconds} s, database {}",
+        postgres.map_or(dir.display().to_string(), str::to_owned)
+    );
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -107,7 +137,10 @@ async fn main() -> anyhow::Result<()> {
         ms(0.999),
         hist.max() as f64 / 1_000.0
     );
-    if args.get(3).is_none() {
+    if let Some(url) = postgres {
+        drop(store);
+        sqlx::Postgres::force_drop_database(url).await?;
+    } else if target.is_none() {
         std::fs::remove_dir_all(&dir)?;
     }
     Ok(())

@@ -30,6 +30,20 @@ pub async fn seed(store: &dyn Store, clock: &dyn Clock) -> anyhow::Result<DemoLo
     if store.widget_by_key(&key).await?.is_some() {
         return Ok(login);
     }
+    match seed_new(store, clock, key.clone()).await {
+        Ok(()) => Ok(login),
+        // Two nodes started at once on one database: the other one seeded it (the widget key is
+        // unique, so only one demo organisation has the widget; the loser's half-made
+        // organisation has no widget and nobody signs in to it).
+        Err(_) if store.widget_by_key(&key).await?.is_some() => {
+            tracing::info!("another node seeded the demo at the same moment; using its data");
+            Ok(login)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn seed_new(store: &dyn Store, clock: &dyn Clock, key: WidgetKey) -> anyhow::Result<()> {
     let now = clock.now();
     let org = store.create_org("Demo Company", now).await?;
     let queue = store.create_queue(org.id, "General", now).await?;
@@ -65,7 +79,7 @@ pub async fn seed(store: &dyn Store, clock: &dyn Clock) -> anyhow::Result<DemoLo
     store.add_agent_to_queue(agent.id, queue.id, now).await?;
     let rules = demo_trigger_rules();
     store.set_trigger_rules(org.id, &serde_json::to_string(&rules)?, now).await?;
-    Ok(login)
+    Ok(())
 }
 
 /// The demo's trigger rules, checked when the binary is tested (they must parse).

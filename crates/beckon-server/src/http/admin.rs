@@ -5,11 +5,10 @@
 //! starts with the offending field (`capacity: …`, `prechat[2].choices: …`), so a form can show
 //! it next to that field. Names and emails that must be unique answer 409 `conflict`.
 
-use crate::error::ApiError;
-use crate::error::ApiJson;
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::http::agent::CurrentAgent;
 use crate::state::AppState;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,10 +17,9 @@ use axum::{Json, Router};
 use beckon_domain::hours::OperatingHours;
 use beckon_domain::model::{Agent, Role};
 use beckon_domain::routing::{self, RoutingRule};
-use beckon_domain::{AgentId, QueueId, Timestamp};
+use beckon_domain::{AgentId, NewPassword, QueueId, Timestamp};
 use beckon_store::InviteFunnelRow;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -36,10 +34,39 @@ pub fn router() -> Router<AppState> {
         .route("/v1/admin/widgets/{id}", patch(patch_widget))
 }
 
-async fn list_queues(
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct QueueList {
+    queues: Vec<QueueStatus>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct QueueStatus {
+    id: QueueId,
+    name: String,
+    /// `null`: always open.
+    hours: Option<OperatingHours>,
+    /// Open at this moment.
+    open_now: bool,
+    /// When it next opens, while closed (Unix milliseconds).
+    opens_at: Option<Timestamp>,
+}
+
+/// The organisation's queues, with their operating hours and whether each is open now.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/queues",
+    tag = "admin",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The queues", body = QueueList),
+        (status = 401, description = "Not signed in (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn list_queues(
     State(app): State<AppState>,
     CurrentAdmin(admin): CurrentAdmin,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<QueueList>, ApiError> {
     let queues = app.store.queues_of_org(admin.org_id).await?;
     // `open_now` / `opens_at`: where the queue stands at this moment (the console shows it).
     let now = app.clock.now();
@@ -47,19 +74,53 @@ async fn list_queues(
         .iter()
         .map(|q| {
             let status = q.hours.as_ref().map(|h| h.status(now));
-            json!({"id": q.id, "name": q.name, "hours": q.hours,
-                   "open_now": status.is_none_or(|s| s.open), "opens_at": status.and_then(|s| s.opens_at)})
+            QueueStatus {
+                id: q.id,
+                name: q.name.clone(),
+                hours: q.hours.clone(),
+                open_now: status.is_none_or(|s| s.open),
+                opens_at: status.and_then(|s| s.opens_at),
+            }
         })
         .collect();
-    Ok(Json(json!({ "queues": queues })))
+    Ok(Json(QueueList { queues }))
 }
 
-#[derive(Deserialize)]
-struct NewQueue {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct NewQueue {
+    /// 1–100 characters, unique in the organisation.
     name: String,
 }
 
-async fn create_queue(
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct QueueEnvelope {
+    queue: QueueRef,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct QueueRef {
+    id: QueueId,
+    name: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/admin/queues",
+    tag = "admin",
+    security(("session" = [])),
+    request_body = NewQueue,
+    responses(
+        (status = 201, description = "Created", body = QueueEnvelope),
+        (status = 400, description = "Not JSON, or a name that is empty or too long (`invalid_field`)", body = ErrorBody),
+        (status = 401, description = "Not signed in (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
+        (status = 409, description = "A queue has this name (`conflict`)", body = ErrorBody),
+        (status = 413, description = "The body is too large (`bad_request`)", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json` (`bad_request`)", body = ErrorBody),
+        (status = 422, description = "The JSON is not of this shape (`bad_request`)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn create_queue(
     State(app): State<AppState>,
     CurrentAdmin(admin): CurrentAdmin,
     ApiJson(body): ApiJson<NewQueue>,
@@ -74,7 +135,8 @@ async fn create_queue(
         }
         e => e.into(),
     })?;
-    Ok((StatusCode::CREATED, Json(json!({"queue": {"id": q.id, "name": q.name}}))).into_response())
+    Ok((StatusCode::CREATED, Json(QueueEnvelope { queue: QueueRef { id: q.id, name: q.name } }))
+        .into_response())
 }
 
 /// Queue ids that are not the organisation's, as an error naming the first.
@@ -90,65 +152,152 @@ async fn check_queues(
     }
 }
 
-#[derive(Deserialize)]
-struct QueueHours {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct QueueHours {
     /// `null` (or absent): always open.
     hours: Option<OperatingHours>,
 }
 
-async fn put_queue_hours(
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct QueueHoursEnvelope {
+    queue: QueueWithHours,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct QueueWithHours {
+    id: QueueId,
+    name: String,
+    hours: Option<OperatingHours>,
+}
+
+/// Sets (or, with `null`, clears) a queue's operating hours.
+#[utoipa::path(
+    put,
+    path = "/v1/admin/queues/{id}/hours",
+    tag = "admin",
+    security(("session" = [])),
+    params(("id" = i64, Path, description = "Queue id")),
+    request_body = QueueHours,
+    responses(
+        (status = 200, description = "Set", body = QueueHoursEnvelope),
+        (status = 400, description = "Not JSON, a malformed id, or invalid hours (`invalid_field`)", body = ErrorBody),
+        (status = 401, description = "Not signed in (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such queue in the organisation (`not_found`)", body = ErrorBody),
+        (status = 413, description = "The body is too large (`bad_request`)", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json` (`bad_request`)", body = ErrorBody),
+        (status = 422, description = "The JSON is not of this shape (`bad_request`)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn put_queue_hours(
     State(app): State<AppState>,
     CurrentAdmin(admin): CurrentAdmin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<QueueHours>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<QueueHoursEnvelope>, ApiError> {
     let queue = app.store.queue(QueueId(id)).await?.filter(|q| q.org_id == admin.org_id);
     let queue = queue.ok_or_else(|| ApiError::not_found("queue"))?;
     if let Some(h) = &body.hours {
         h.validate().map_err(|e| ApiError::bad_request("invalid_field", format!("hours: {e}")))?;
     }
     app.store.set_queue_hours(queue.id, body.hours.as_ref()).await?;
-    Ok(Json(json!({ "queue": {"id": queue.id, "name": queue.name, "hours": body.hours} })))
+    Ok(Json(QueueHoursEnvelope {
+        queue: QueueWithHours { id: queue.id, name: queue.name, hours: body.hours },
+    }))
 }
 
-async fn get_rules(
+/// The routing rules, in order (first match wins).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/routing-rules",
+    tag = "admin",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The rules", body = Rules),
+        (status = 401, description = "Not signed in (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn get_rules(
     State(app): State<AppState>,
     CurrentAdmin(admin): CurrentAdmin,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "rules": app.store.routing_rules(admin.org_id).await? })))
+) -> Result<Json<Rules>, ApiError> {
+    Ok(Json(Rules { rules: app.store.routing_rules(admin.org_id).await? }))
 }
 
-#[derive(Deserialize)]
-struct Rules {
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
+pub(crate) struct Rules {
+    /// At most 200.
     rules: Vec<RoutingRule>,
 }
 
 /// Replaces the ordered rule list (first match wins).
-async fn put_rules(
+#[utoipa::path(
+    put,
+    path = "/v1/admin/routing-rules",
+    tag = "admin",
+    security(("session" = [])),
+    request_body = Rules,
+    responses(
+        (status = 200, description = "Replaced", body = Rules),
+        (status = 400, description = "Not JSON, too many rules (`invalid_field`), an invalid rule (`invalid_rule`) or a queue that is not the organisation's (`invalid_field`)", body = ErrorBody),
+        (status = 401, description = "Not signed in (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
+        (status = 413, description = "The body is too large (`bad_request`)", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json` (`bad_request`)", body = ErrorBody),
+        (status = 422, description = "The JSON is not of this shape (`bad_request`)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn put_rules(
     State(app): State<AppState>,
     CurrentAdmin(admin): CurrentAdmin,
     ApiJson(body): ApiJson<Rules>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Rules>, ApiError> {
     if body.rules.len() > 200 {
         return Err(ApiError::bad_request("invalid_field", "at most 200 routing rules"));
     }
     routing::validate(&body.rules).map_err(|e| ApiError::bad_request("invalid_rule", e.to_string()))?;
     check_queues(&app, &admin, body.rules.iter().map(|r| r.queue_id)).await?;
     app.store.set_routing_rules(admin.org_id, &body.rules, app.clock.now()).await?;
-    Ok(Json(json!({ "rules": body.rules })))
+    Ok(Json(body))
 }
 
-#[derive(Deserialize)]
-struct AgentQueues {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct AgentQueues {
     queue_ids: Vec<QueueId>,
 }
 
-async fn put_agent_queues(
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct AgentQueuesSet {
+    agent_id: AgentId,
+    queue_ids: Vec<QueueId>,
+}
+
+/// Replaces the queues an agent takes conversations from.
+#[utoipa::path(
+    put,
+    path = "/v1/admin/agents/{id}/queues",
+    tag = "admin",
+    security(("session" = [])),
+    params(("id" = i64, Path, description = "Agent id")),
+    request_body = AgentQueues,
+    responses(
+        (status = 200, description = "Set", body = AgentQueuesSet),
+        (status = 400, description = "Not JSON, a malformed id, or a queue that is not the organisation's (`invalid_field`)", body = ErrorBody),
+        (status = 401, description = "Not signed in (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such agent in the organisation (`not_found`)", body = ErrorBody),
+        (status = 413, description = "The body is too large (`bad_request`)", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json` (`bad_request`)", body = ErrorBody),
+        (status = 422, description = "The JSON is not of this shape (`bad_request`)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn put_agent_queues(
     State(app): State<AppState>,
     CurrentAdmin(admin): CurrentAdmin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<AgentQueues>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AgentQueuesSet>, ApiError> {
     let agent = app.store.agent(AgentId(id)).await?.filter(|a| a.org_id == admin.org_id);
     let agent = agent.ok_or_else(|| ApiError::not_found("agent"))?;
     check_queues(&app, &admin, body.queue_ids.iter().copied()).await?;
@@ -157,7 +306,7 @@ async fn put_agent_queues(
     for q in &body.queue_ids {
         app.chat.route_queue(*q).await;
     }
-    Ok(Json(json!({ "agent_id": agent.id, "queue_ids": body.queue_ids })))
+    Ok(Json(AgentQueuesSet { agent_id: agent.id, queue_ids: body.queue_ids }))
 }
 
 /// A signed-in admin; 401 without a session, 403 for other roles.
@@ -175,8 +324,9 @@ impl FromRequestParts<AppState> for CurrentAdmin {
     }
 }
 
-#[derive(Deserialize)]
-struct Range {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct Range {
     /// Unix milliseconds, inclusive (default: 30 days before `to`).
     from: Option<i64>,
     /// Unix milliseconds, exclusive (default: now).
@@ -187,32 +337,72 @@ struct Range {
 
 const DAY_MS: i64 = 86_400_000;
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Funnel {
+    from: Timestamp,
+    to: Timestamp,
+    rows: Vec<FunnelRow>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct FunnelRow {
+    #[serde(flatten)]
+    row: InviteFunnelRow,
+    /// Invites that were due: sent or held back by a limit.
+    eligible: i64,
+    /// accepted / shown, to 3 decimals (`null` when none was shown).
+    acceptance_rate: Option<f64>,
+    /// conversations / shown, to 3 decimals (`null` when none was shown).
+    conversion_rate: Option<f64>,
+}
+
 /// The invite funnel per UTC day and source (`sdk`, `agent:<id>`, `rule:<id>`): offered, shown,
 /// accepted, declined, expired, suppressed by reason, conversations started and answered.
-async fn invite_funnel(
+#[utoipa::path(
+    get,
+    path = "/v1/admin/analytics/invites",
+    tag = "admin",
+    security(("session" = [])),
+    params(Range),
+    responses(
+        (status = 200, description = "The funnel, as JSON or (`format=csv`) as a CSV file", content(
+            (Funnel = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "A malformed parameter or range (`bad_request`, `invalid_field`)", body = ErrorBody),
+        (status = 401, description = "Not signed in (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn invite_funnel(
     State(app): State<AppState>,
     CurrentAdmin(admin): CurrentAdmin,
-    Query(range): Query<Range>,
+    ApiQuery(range): ApiQuery<Range>,
 ) -> Result<Response, ApiError> {
-    let to = Timestamp(range.to.unwrap_or_else(|| app.clock.now().0 + 1));
-    let from = Timestamp(range.from.unwrap_or(to.0 - 30 * DAY_MS));
-    if from > to || to.0 - from.0 > 400 * DAY_MS {
-        return Err(ApiError::bad_request("invalid_field", "from must be before to, at most 400 days apart"));
+    // Any i64 may arrive: the checks use no arithmetic that could overflow.
+    let sane = |t: i64| (0..=MAX_TIME_MS).contains(&t);
+    let to = range.to.unwrap_or_else(|| app.clock.now().0 + 1);
+    let from = range.from.unwrap_or(to.saturating_sub(30 * DAY_MS));
+    if !sane(from) || !sane(to) || from > to || to - from > 400 * DAY_MS {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "from and to are Unix milliseconds, from before to, at most 400 days apart",
+        ));
     }
+    let (from, to) = (Timestamp(from), Timestamp(to));
     let rows = app.store.invite_funnel(admin.org_id, from, to).await?;
     match range.format.as_deref() {
         None | Some("json") => {
             let rows: Vec<_> = rows
-                .iter()
-                .map(|r| {
-                    let mut v = serde_json::to_value(r).expect("rows serialise");
-                    v["eligible"] = json!(eligible(r));
-                    v["acceptance_rate"] = json!(rate(r.accepted, r.shown));
-                    v["conversion_rate"] = json!(rate(r.conversations, r.shown));
-                    v
+                .into_iter()
+                .map(|r| FunnelRow {
+                    eligible: eligible(&r),
+                    acceptance_rate: rate(r.accepted, r.shown),
+                    conversion_rate: rate(r.conversations, r.shown),
+                    row: r,
                 })
                 .collect();
-            Ok(Json(json!({ "from": from, "to": to, "rows": rows })).into_response())
+            Ok(Json(Funnel { from, to, rows }).into_response())
         }
         Some("csv") => Ok((
             [
@@ -225,6 +415,9 @@ async fn invite_funnel(
         Some(_) => Err(ApiError::bad_request("invalid_field", "format must be json or csv")),
     }
 }
+
+/// 9999-12-31T23:59:59.999Z: later times are no real date.
+const MAX_TIME_MS: i64 = 253_402_300_799_999;
 
 fn rate(part: i64, whole: i64) -> Option<f64> {
     (whole > 0).then(|| (part as f64 / whole as f64 * 1_000.0).round() / 1_000.0)
@@ -264,23 +457,64 @@ fn csv(rows: &[InviteFunnelRow]) -> String {
 // --- agents --------------------------------------------------------------------------------
 
 /// An agent as the administration pages show it.
-async fn agent_json(app: &AppState, a: &Agent) -> Result<Value, ApiError> {
-    let queue_ids = app.store.agent_queues(a.id).await?;
-    Ok(json!({
-        "id": a.id, "name": a.name, "email": a.email, "role": a.role, "capacity": a.capacity,
-        "presence": app.chat.presence.effective(a.id), "queue_ids": queue_ids,
-    }))
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct AdminAgent {
+    id: AgentId,
+    name: String,
+    email: String,
+    role: Role,
+    capacity: u32,
+    /// Effective presence (`offline` when no console is open).
+    presence: beckon_domain::Presence,
+    queue_ids: Vec<QueueId>,
+    disabled: bool,
 }
 
-async fn list_agents(
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct AdminAgentEnvelope {
+    agent: AdminAgent,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct AdminAgentList {
+    agents: Vec<AdminAgent>,
+}
+
+async fn agent_json(app: &AppState, a: &Agent) -> Result<AdminAgent, ApiError> {
+    let queue_ids = app.store.agent_queues(a.id).await?;
+    Ok(AdminAgent {
+        id: a.id,
+        name: a.name.clone(),
+        email: a.email.clone(),
+        role: a.role,
+        capacity: a.capacity,
+        presence: app.chat.effective_presence(a.id).await.map_err(crate::http::chat_error)?,
+        queue_ids,
+        disabled: a.disabled,
+    })
+}
+
+/// The organisation's agents.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/agents",
+    tag = "admin",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The agents", body = AdminAgentList),
+        (status = 401, description = "Not signed in (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn list_agents(
     State(app): State<AppState>,
     CurrentAdmin(admin): CurrentAdmin,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AdminAgentList>, ApiError> {
     let mut agents = Vec::new();
     for a in app.store.agents_of_org(admin.org_id).await? {
         agents.push(agent_json(&app, &a).await?);
     }
-    Ok(Json(json!({ "agents": agents })))
+    Ok(Json(AdminAgentList { agents }))
 }
 
 const MAX_CAPACITY: u32 = 50;
@@ -303,6 +537,22 @@ fn check_capacity(capacity: u32) -> Result<u32, ApiError> {
     Ok(capacity)
 }
 
+pub(crate) fn check_password(field: &str, password: &str) -> Result<NewPassword, ApiError> {
+    NewPassword::parse(password).map_err(|e| ApiError::bad_request("invalid_field", format!("{field}: {e}")))
+}
+
+/// Hashes a new password off the async threads, through the same bound on concurrent hashing
+/// as sign-in.
+pub(crate) async fn hash_new_password(app: &AppState, password: NewPassword) -> Result<String, ApiError> {
+    let Some(_permit) = app.limits.hashing.enter().await else {
+        return Err(ApiError::too_many("busy", "The server is busy; try again in a second.", 1));
+    };
+    tokio::task::spawn_blocking(move || crate::auth::hash_password(password.as_str()))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
 fn check_email(email: &str) -> Result<String, ApiError> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= 254
@@ -320,36 +570,52 @@ fn check_email(email: &str) -> Result<String, ApiError> {
     Ok(email)
 }
 
-#[derive(Deserialize)]
-struct NewAgentBody {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct NewAgentBody {
+    /// 1–100 characters.
     name: String,
+    /// Unique across the server.
     email: String,
+    /// The initial password (see the password rules in docs/operations.md).
     password: String,
     role: Role,
+    /// Conversations at once, 0–50.
     capacity: u32,
     #[serde(default)]
     queue_ids: Vec<QueueId>,
 }
 
 /// Creates an agent account with an initial password the admin hands over.
-async fn create_agent(
+#[utoipa::path(
+    post,
+    path = "/v1/admin/agents",
+    tag = "admin",
+    security(("session" = [])),
+    request_body = NewAgentBody,
+    responses(
+        (status = 201, description = "Created", body = AdminAgentEnvelope),
+        (status = 400, description = "Not JSON, or an invalid field (`invalid_field`)", body = ErrorBody),
+        (status = 401, description = "Not signed in (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
+        (status = 409, description = "An agent has this email (`conflict`)", body = ErrorBody),
+        (status = 413, description = "The body is too large (`bad_request`)", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json` (`bad_request`)", body = ErrorBody),
+        (status = 422, description = "The JSON is not of this shape (`bad_request`)", body = ErrorBody),
+        (status = 429, description = "The server is busy hashing passwords (`busy`)",
+            body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
+pub(crate) async fn create_agent(
     State(app): State<AppState>,
     CurrentAdmin(admin): CurrentAdmin,
     ApiJson(body): ApiJson<NewAgentBody>,
 ) -> Result<Response, ApiError> {
     let name = check_name("name", &body.name)?;
     let email = check_email(&body.email)?;
-    let len = body.password.chars().count();
-    if !(10..=200).contains(&len) {
-        return Err(ApiError::bad_request("invalid_field", "password: 10–200 characters"));
-    }
+    let password = check_password("password", &body.password)?;
     let capacity = check_capacity(body.capacity)?;
     check_queues(&app, &admin, body.queue_ids.iter().copied()).await?;
-    let password = body.password;
-    let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+    let hash = hash_new_password(&app, password).await?;
     let now = app.clock.now();
     let new = beckon_store::NewAgent {
         org_id: admin.org_id,
@@ -367,25 +633,51 @@ async fn create_agent(
     })?;
     app.store.set_agent_queues(agent.id, &body.queue_ids, now).await?;
     tracing::info!(agent = %agent.id, by = %admin.id, "agent created");
-    Ok((StatusCode::CREATED, Json(json!({ "agent": agent_json(&app, &agent).await? }))).into_response())
+    Ok((StatusCode::CREATED, Json(AdminAgentEnvelope { agent: agent_json(&app, &agent).await? }))
+        .into_response())
 }
 
-#[derive(Deserialize)]
-struct AgentPatch {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct AgentPatch {
     name: Option<String>,
     role: Option<Role>,
     capacity: Option<u32>,
     queue_ids: Option<Vec<QueueId>>,
+    /// Disable (the agent's consoles close and it cannot sign in) or enable the account.
+    disabled: Option<bool>,
+    /// A new password set by the admin: every session of the agent ends.
+    password: Option<String>,
 }
 
 /// Changes an agent's name, role, capacity and queues (absent fields are left as they are).
 /// The organisation always keeps an admin: demoting the last one is a 409.
-async fn patch_agent(
+#[utoipa::path(
+    patch,
+    path = "/v1/admin/agents/{id}",
+    tag = "admin",
+    security(("session" = [])),
+    params(("id" = i64, Path, description = "Agent id")),
+    request_body = AgentPatch,
+    responses(
+        (status = 200, description = "Changed", body = AdminAgentEnvelope),
+        (status = 400, description = "Not JSON, a malformed id, or an invalid field (`invalid_field`)", body = ErrorBody),
+        (status = 401, description = "Not signed in (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such agent in the organisation (`not_found`)", body = ErrorBody),
+        (status = 409, description = "Disabling yourself, or demoting or disabling the last admin (`conflict`)", body = ErrorBody),
+        (status = 413, description = "The body is too large (`bad_request`)", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json` (`bad_request`)", body = ErrorBody),
+        (status = 422, description = "The JSON is not of this shape (`bad_request`)", body = ErrorBody),
+        (status = 429, description = "The server is busy hashing passwords (`busy`)",
+            body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
+pub(crate) async fn patch_agent(
     State(app): State<AppState>,
     CurrentAdmin(admin): CurrentAdmin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<AgentPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AdminAgentEnvelope>, ApiError> {
     let agent = app.store.agent(AgentId(id)).await?.filter(|a| a.org_id == admin.org_id);
     let agent = agent.ok_or_else(|| ApiError::not_found("agent"))?;
     let name = match &body.name {
@@ -397,19 +689,42 @@ async fn patch_agent(
     if let Some(q) = &body.queue_ids {
         check_queues(&app, &admin, q.iter().copied()).await?;
     }
-    if agent.role == Role::Admin && role != Role::Admin {
-        let admins =
-            app.store.agents_of_org(admin.org_id).await?.iter().filter(|a| a.role == Role::Admin).count();
-        if admins <= 1 {
+    let disable = body.disabled.filter(|d| *d != agent.disabled);
+    let password = match &body.password {
+        Some(p) => Some(check_password("password", p)?),
+        None => None,
+    };
+    if disable == Some(true) && agent.id == admin.id {
+        return Err(ApiError::new(StatusCode::CONFLICT, "conflict", "disabled: you cannot disable yourself"));
+    }
+    let stops_being_admin = role != Role::Admin || disable == Some(true);
+    if agent.role == Role::Admin && !agent.disabled && stops_being_admin {
+        let admins = app.store.agents_of_org(admin.org_id).await?;
+        if admins.iter().filter(|a| a.role == Role::Admin && !a.disabled).count() <= 1 {
+            let field = if role != Role::Admin { "role" } else { "disabled" };
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "conflict",
-                "role: this is the organisation's only admin; make someone else admin first",
+                format!("{field}: this is the organisation's only admin; make someone else admin first"),
             ));
         }
     }
-    let updated = app.store.update_agent(agent.id, &name, role, capacity).await?;
+    let mut updated = app.store.update_agent(agent.id, &name, role, capacity).await?;
+    if let Some(disabled) = disable {
+        updated = app.store.set_agent_disabled(agent.id, disabled, app.clock.now()).await?;
+        tracing::info!(agent = %agent.id, by = %admin.id, disabled, "agent account (en|dis)abled");
+    }
+    if let Some(password) = password {
+        let hash = hash_new_password(&app, password).await?;
+        app.store.set_agent_password(agent.id, &hash, None).await?;
+        tracing::info!(agent = %agent.id, by = %admin.id, "agent password reset by an admin");
+    }
     let updated = updated.ok_or_else(|| ApiError::not_found("agent"))?;
+    // Open consoles check their session and role at once (closed when signed out or demoted).
+    app.chat.agent_changed(agent.id).await;
+    if disable == Some(true) {
+        app.chat.release_agent(&updated).await;
+    }
     if let Some(q) = &body.queue_ids {
         app.store.set_agent_queues(agent.id, q, app.clock.now()).await?;
     }
@@ -417,28 +732,81 @@ async fn patch_agent(
     for q in app.store.agent_queues(agent.id).await? {
         app.chat.route_queue(q).await;
     }
-    Ok(Json(json!({ "agent": agent_json(&app, &updated).await? })))
+    Ok(Json(AdminAgentEnvelope { agent: agent_json(&app, &updated).await? }))
 }
 
 // --- widgets -------------------------------------------------------------------------------
 
-fn widget_json(w: &beckon_domain::model::Widget) -> Value {
-    let s = &w.settings;
-    json!({
-        "id": w.id, "widget_id": w.key.as_str(), "name": w.name, "allowed_origins": w.allowed_origins,
-        "default_queue_id": w.default_queue_id, "color": s.color, "font_family": s.font_family,
-        "title": s.title, "greeting": s.greeting, "invite_expiry_ms": s.invite_expiry_ms,
-        "out_of_hours": s.out_of_hours, "offline_message": s.offline_message, "prechat": s.prechat,
-        "authenticated_visitors": w.auth.as_ref().map(|a| if a.required { "required" } else { "optional" }),
-    })
+/// A widget as the administration pages show it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct AdminWidget {
+    id: beckon_domain::WidgetId,
+    /// The public key pasted into pages (`data-app-id`).
+    widget_id: String,
+    name: String,
+    allowed_origins: Vec<String>,
+    default_queue_id: Option<QueueId>,
+    color: String,
+    font_family: Option<String>,
+    title: String,
+    greeting: String,
+    invite_expiry_ms: i64,
+    /// `message` or `hide`.
+    out_of_hours: String,
+    offline_message: String,
+    prechat: Vec<beckon_domain::model::PrechatQuestion>,
+    /// `required`, `optional`, or `null` (anonymous visitors only).
+    authenticated_visitors: Option<&'static str>,
 }
 
-async fn list_widgets(
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct AdminWidgetEnvelope {
+    widget: AdminWidget,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct AdminWidgetList {
+    widgets: Vec<AdminWidget>,
+}
+
+fn widget_json(w: &beckon_domain::model::Widget) -> AdminWidget {
+    let s = w.settings.clone();
+    AdminWidget {
+        id: w.id,
+        widget_id: w.key.as_str().to_owned(),
+        name: w.name.clone(),
+        allowed_origins: w.allowed_origins.clone(),
+        default_queue_id: w.default_queue_id,
+        color: s.color,
+        font_family: s.font_family,
+        title: s.title,
+        greeting: s.greeting,
+        invite_expiry_ms: s.invite_expiry_ms,
+        out_of_hours: s.out_of_hours,
+        offline_message: s.offline_message,
+        prechat: s.prechat,
+        authenticated_visitors: w.auth.as_ref().map(|a| if a.required { "required" } else { "optional" }),
+    }
+}
+
+/// The organisation's widgets.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/widgets",
+    tag = "admin",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The widgets", body = AdminWidgetList),
+        (status = 401, description = "Not signed in (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn list_widgets(
     State(app): State<AppState>,
     CurrentAdmin(admin): CurrentAdmin,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AdminWidgetList>, ApiError> {
     let widgets = app.store.widgets_of_org(admin.org_id).await?;
-    Ok(Json(json!({ "widgets": widgets.iter().map(widget_json).collect::<Vec<_>>() })))
+    Ok(Json(AdminWidgetList { widgets: widgets.iter().map(widget_json).collect() }))
 }
 
 /// `Some(None)` for an explicit `null`, `None` when the field is absent.
@@ -448,18 +816,24 @@ fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize)]
-struct WidgetPatch {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct WidgetPatch {
     name: Option<String>,
+    /// 1–50 origins such as `https://shop.example`, or `*` for any page.
     allowed_origins: Option<Vec<String>>,
+    /// `null`: none.
     #[serde(default, deserialize_with = "nullable")]
     default_queue_id: Option<Option<QueueId>>,
+    /// `#rrggbb`.
     color: Option<String>,
+    /// `null` or empty: the host page's font.
     #[serde(default, deserialize_with = "nullable")]
     font_family: Option<Option<String>>,
     title: Option<String>,
     greeting: Option<String>,
+    /// 5,000–600,000.
     invite_expiry_ms: Option<i64>,
+    /// `message` or `hide`.
     out_of_hours: Option<String>,
     offline_message: Option<String>,
     prechat: Option<Vec<beckon_domain::model::PrechatQuestion>>,
@@ -478,10 +852,28 @@ fn check_origin(i: usize, origin: &str) -> Result<String, ApiError> {
     }
     let rest = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
     let ok = rest.is_some_and(|r| {
-        let (host, port) = r.rsplit_once(':').map_or((r, None), |(h, p)| (h, Some(p)));
-        !host.is_empty()
-            && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-            && port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit()))
+        let (host_ok, port) = match r.strip_prefix('[') {
+            // [IPv6] or [IPv6]:port
+            Some(v6) => {
+                let Some((addr, tail)) = v6.split_once(']') else { return false };
+                let port = match tail {
+                    "" => None,
+                    t => match t.strip_prefix(':') {
+                        Some(p) => Some(p),
+                        None => return false,
+                    },
+                };
+                (addr.parse::<std::net::Ipv6Addr>().is_ok(), port)
+            }
+            None => {
+                let (h, p) = r.rsplit_once(':').map_or((r, None), |(h, p)| (h, Some(p)));
+                (valid_host(h), p)
+            }
+        };
+        host_ok
+            && port.is_none_or(|p| {
+                p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|p| p > 0)
+            })
     });
     if !ok || o.len() > 300 {
         return Err(invalid(format!(
@@ -489,6 +881,24 @@ fn check_origin(i: usize, origin: &str) -> Result<String, ApiError> {
         )));
     }
     Ok(o.to_ascii_lowercase())
+}
+
+/// A DNS name (labels of letters, digits and inner hyphens, 1–63 characters each, 253 in all) or
+/// an IPv4 address.
+fn valid_host(host: &str) -> bool {
+    if host.parse::<std::net::Ipv4Addr>().is_ok() {
+        return true;
+    }
+    let label = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    (1..=253).contains(&host.len())
+        && host.split('.').all(label)
+        // The last label of a name is never all digits (that would be a malformed address).
+        && !host.rsplit('.').next().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<String, ApiError> {
@@ -542,12 +952,30 @@ fn check_prechat(questions: &[beckon_domain::model::PrechatQuestion]) -> Result<
 
 /// Changes a widget's settings (absent fields are left as they are). Takes effect for every
 /// page that connects from then on.
-async fn patch_widget(
+#[utoipa::path(
+    patch,
+    path = "/v1/admin/widgets/{id}",
+    tag = "admin",
+    security(("session" = [])),
+    params(("id" = i64, Path, description = "Widget id (the number, not the public key)")),
+    request_body = WidgetPatch,
+    responses(
+        (status = 200, description = "Changed", body = AdminWidgetEnvelope),
+        (status = 400, description = "Not JSON, a malformed id, or an invalid field (`invalid_field`)", body = ErrorBody),
+        (status = 401, description = "Not signed in (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such widget in the organisation (`not_found`)", body = ErrorBody),
+        (status = 413, description = "The body is too large (`bad_request`)", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json` (`bad_request`)", body = ErrorBody),
+        (status = 422, description = "The JSON is not of this shape (`bad_request`)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn patch_widget(
     State(app): State<AppState>,
     CurrentAdmin(admin): CurrentAdmin,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<WidgetPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AdminWidgetEnvelope>, ApiError> {
     let widget = app.store.widget(beckon_domain::WidgetId(id)).await?.filter(|w| w.org_id == admin.org_id);
     let widget = widget.ok_or_else(|| ApiError::not_found("widget"))?;
     let mut s = widget.settings.clone();
@@ -624,5 +1052,41 @@ async fn patch_widget(
     let updated = app.store.update_widget(widget.id, &name, &origins, queue, &s).await?;
     let updated = updated.ok_or_else(|| ApiError::not_found("widget"))?;
     tracing::info!(widget = %widget.id, by = %admin.id, "widget updated");
-    Ok(Json(json!({ "widget": widget_json(&updated) })))
+    Ok(Json(AdminWidgetEnvelope { widget: widget_json(&updated) }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_real_origins() {
+        for good in [
+            "https://shop.example",
+            "http://localhost:8080",
+            "https://127.0.0.1:443",
+            "http://[::1]:3000",
+            "https://xn--bcher-kva.example",
+            "*",
+        ] {
+            assert!(check_origin(0, good).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://-",
+            "http://shop.example:99999",
+            "http://shop.example:0",
+            "http://shop.example:+80",
+            "https://shop..example",
+            "https://-shop.example",
+            "http://1.2.3.999",
+            "https://shop.example/path",
+            "ftp://shop.example",
+            "http://[::1",
+            "http://[nope]:80",
+            "http://a_b.example",
+            "https://shop.example:",
+        ] {
+            assert!(check_origin(0, bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -21,8 +21,20 @@ mod generated {
     include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
 }
 
+/// The console's policy; `{connect}` is where it may open connections: this server only (its
+/// WebSocket spelled out, as some browsers do not count `ws:` as `'self'`).
 const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-     connect-src 'self' ws: wss:; media-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+     connect-src {connect}; media-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// `'self'` plus this host's WebSocket origins, from the request's `Host` (a well-formed one only).
+fn console_csp(headers: &HeaderMap) -> HeaderValue {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let plain = !host.is_empty()
+        && host.len() <= 255
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    let connect = if plain { format!("'self' ws://{host} wss://{host}") } else { "'self'".to_owned() };
+    HeaderValue::from_str(&CONSOLE_CSP.replace("{connect}", &connect)).expect("ASCII policy")
+}
 
 struct Asset {
     body: &'static [u8],
@@ -120,7 +132,7 @@ fn serve(headers: &HeaderMap, path: &str) -> Response {
     if path.starts_with("widget/") {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     } else if path.starts_with("console/") {
-        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONSOLE_CSP));
+        h.insert(header::CONTENT_SECURITY_POLICY, console_csp(headers));
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     }

@@ -10,7 +10,7 @@ use crate::hub::SessionId;
 use crate::state::AppState;
 use crate::ws::frames::{AgentIn, AgentInfo, ConversationView, Out, parse};
 use crate::ws::session::{Handler, Replies};
-use beckon_domain::events::{Envelope, Event, Invite, InviteStatus, Topic};
+use beckon_domain::events::{Envelope, Event, Invite, Topic};
 use beckon_domain::message::Sender;
 use beckon_domain::model::{Agent, Conversation, Role};
 use beckon_domain::*;
@@ -28,12 +28,45 @@ pub struct AgentSession {
     app: AppState,
     sid: SessionId,
     agent: Agent,
+    /// The hash of the sign-in session this console runs under: when it ends (sign-out,
+    /// expiry, a password change, the agent disabled), the console is closed.
+    session_hash: String,
     conversations: HashMap<ConversationId, Relation>,
+    /// For each conversation assigned to the agent, the highest seq this console has been given:
+    /// messages reach it in seq order with no gap (see `on_event`).
+    delivered: HashMap<ConversationId, i64>,
 }
 
+/// Close codes the console acts on (docs/protocol.md).
+pub const CLOSE_SESSION_ENDED: u16 = 4001;
+pub const CLOSE_ACCOUNT_CHANGED: u16 = 4002;
+
 impl AgentSession {
-    pub fn new(app: AppState, sid: SessionId, agent: Agent) -> Self {
-        Self { app, sid, agent, conversations: HashMap::new() }
+    pub fn new(app: AppState, sid: SessionId, agent: Agent, session_hash: String) -> Self {
+        Self { app, sid, agent, session_hash, conversations: HashMap::new(), delivered: HashMap::new() }
+    }
+
+    /// This console's id in the cluster: the node's id and this socket's number on it.
+    fn console_id(&self) -> String {
+        format!("{}-{}", self.app.chat.node_id(), self.sid)
+    }
+
+    /// Checks that the sign-in still holds and the account is as it was: closes the console
+    /// when the session is gone (4001), or when the role changed (4002: the console reconnects
+    /// and its welcome carries the new role). Name and capacity changes apply in place.
+    async fn recheck_session(&mut self, out: &mut Replies) {
+        match self.app.store.agent_for_session(&self.session_hash, self.app.clock.now()).await {
+            Ok(None) => {
+                tracing::info!(agent = %self.agent.id, "session ended; closing the console");
+                out.close = Some((CLOSE_SESSION_ENDED, "session ended"));
+            }
+            Ok(Some(now)) if now.role != self.agent.role => {
+                out.close = Some((CLOSE_ACCOUNT_CHANGED, "account changed"));
+            }
+            Ok(Some(now)) => self.agent = now,
+            // The store is unreachable: keep going; the next check decides.
+            Err(e) => tracing::warn!(error = %e, "checking an agent's session failed"),
+        }
     }
 
     fn view(&self, c: &Conversation, agent_name: Option<String>) -> ConversationView {
@@ -44,7 +77,7 @@ impl AgentSession {
 
     /// Starts or stops following a conversation after a change; returns the frame to send, if
     /// the change concerns this agent.
-    fn follow(&mut self, c: &Conversation) -> Option<Relation> {
+    async fn follow(&mut self, c: &Conversation) -> Option<Relation> {
         let me = Some(self.agent.id);
         let now = if c.agent_id == me && c.state.is_open() {
             Some(Relation::Assigned)
@@ -54,8 +87,15 @@ impl AgentSession {
             None
         };
         match now {
-            Some(Relation::Assigned) => self.app.hub.subscribe(self.sid, Topic::Conversation(c.id)),
-            _ => self.app.hub.unsubscribe(self.sid, Topic::Conversation(c.id)),
+            Some(Relation::Assigned) => {
+                self.app.hub.subscribe(self.sid, Topic::Conversation(c.id)).await;
+                // What came before is the console's to fetch (`sync`); live from here on.
+                self.delivered.entry(c.id).or_insert(c.last_seq);
+            }
+            _ => {
+                self.app.hub.unsubscribe(self.sid, Topic::Conversation(c.id));
+                self.delivered.remove(&c.id);
+            }
         }
         match now {
             Some(rel) => self.conversations.insert(c.id, rel),
@@ -64,8 +104,36 @@ impl AgentSession {
         now
     }
 
+    /// Whether live events of the conversation reach this console: only while it is this
+    /// agent's own (assigned to them, as the store last said through an accept, the welcome or
+    /// a conversation event). Offers show the offer card, not the conversation's messages.
+    fn follows(&self, id: ConversationId) -> bool {
+        self.conversations.get(&id) == Some(&Relation::Assigned)
+    }
+
+    /// Sends every message after `after_seq`, oldest first; returns the highest seq sent
+    /// (`after_seq` when there was nothing).
+    async fn replay(
+        &self,
+        c: ConversationId,
+        mut after_seq: i64,
+        out: &mut Replies,
+    ) -> Result<i64, beckon_store::StoreError> {
+        loop {
+            let page = self.app.store.messages_after(c, after_seq, REPLAY_PAGE).await?;
+            for m in &page {
+                out.send(&Out::Message { message: m }, None);
+            }
+            match page.last() {
+                Some(last) if page.len() == REPLAY_PAGE as usize => after_seq = last.seq,
+                Some(last) => return Ok(last.seq),
+                None => return Ok(after_seq),
+            }
+        }
+    }
+
     async fn may_read(&self, id: ConversationId) -> Result<bool, ChatError> {
-        if self.conversations.get(&id) == Some(&Relation::Assigned) {
+        if self.follows(id) {
             return Ok(true);
         }
         let c = self.app.store.conversation(id).await?;
@@ -97,14 +165,14 @@ impl AgentSession {
                 // Follow the conversation before accepting, so the "joined" message published
                 // by the accept cannot slip past this socket.
                 let topic = Topic::Conversation(conversation_id);
-                self.app.hub.subscribe(self.sid, topic);
+                self.app.hub.subscribe(self.sid, topic).await;
                 match self.app.chat.accept(conversation_id, &self.agent).await {
                     Ok(c) => {
-                        self.follow(&c);
+                        self.follow(&c).await;
                         out.send(&Out::Chat { conversation: self.view(&c, None), existing: false }, rid);
                     }
                     Err(e) => {
-                        if self.conversations.get(&conversation_id) != Some(&Relation::Assigned) {
+                        if !self.follows(conversation_id) {
                             self.app.hub.unsubscribe(self.sid, topic);
                         }
                         return Err(e);
@@ -144,7 +212,7 @@ impl AgentSession {
                 );
             }
             AgentIn::Typing { conversation_id, typing } => {
-                if self.conversations.get(&conversation_id) != Some(&Relation::Assigned) {
+                if !self.follows(conversation_id) {
                     return Err(ChatError::NotYours);
                 }
                 self.app.chat.typing(conversation_id, SenderKind::Agent, typing).await;
@@ -177,8 +245,8 @@ impl AgentSession {
                         "the invite message must be 1–4,000 characters".into(),
                     ));
                 }
-                let Some(visitor) = self.app.live.get(visitor_id).filter(|v| v.org_id == self.agent.org_id)
-                else {
+                let visitor = self.app.cluster.live_visitor(visitor_id).await;
+                let Some(visitor) = visitor.filter(|v| v.org_id == self.agent.org_id) else {
                     return Err(ChatError::Invalid(
                         "visitor_offline",
                         "this visitor is no longer on the site".into(),
@@ -199,29 +267,18 @@ impl AgentSession {
                     expiry_ms,
                     source: format!("agent:{}", self.agent.id),
                 };
-                let status = InviteStatus {
-                    invite_id: invite.invite_id.clone(),
-                    source: invite.source.clone(),
-                    outcome: "offered".into(),
-                    at: self.app.clock.now(),
-                };
-                self.app.chat.send_invite(visitor.widget_id, visitor_id, invite).await?;
-                self.app.live.set_invite(visitor_id, status.clone()).await;
-                out.send(&Out::InviteSent { invite_id: &status.invite_id }, rid);
+                let invite_id = invite.invite_id.clone();
+                // The node holding the visitor's tabs marks them invited in the live list.
+                self.app.chat.send_invite(visitor.widget_id, visitor_id, invite, None).await?;
+                out.send(&Out::InviteSent { invite_id: &invite_id }, rid);
             }
-            AgentIn::Sync { conversation_id, mut after_seq } => {
+            AgentIn::Sync { conversation_id, after_seq } => {
                 if !self.may_read(conversation_id).await? {
                     return Err(ChatError::NotYours);
                 }
-                loop {
-                    let page = self.app.store.messages_after(conversation_id, after_seq, REPLAY_PAGE).await?;
-                    for m in &page {
-                        out.send(&Out::Message { message: m }, None);
-                    }
-                    match page.last() {
-                        Some(last) if page.len() == REPLAY_PAGE as usize => after_seq = last.seq,
-                        _ => break,
-                    }
+                let replayed = self.replay(conversation_id, after_seq, out).await?;
+                if let Some(d) = self.delivered.get_mut(&conversation_id) {
+                    *d = (*d).max(replayed);
                 }
                 out.send(&Out::Ok, rid);
             }
@@ -232,9 +289,17 @@ impl AgentSession {
 
 impl Handler for AgentSession {
     async fn on_start(&mut self, out: &mut Replies) {
-        self.app.hub.subscribe(self.sid, Topic::Agent(self.agent.id));
-        self.app.hub.subscribe(self.sid, Topic::Org(self.agent.org_id));
-        let presence = self.app.chat.agent_connected(&self.agent).await;
+        self.app.hub.subscribe(self.sid, Topic::Agent(self.agent.id)).await;
+        self.app.hub.subscribe(self.sid, Topic::Org(self.agent.org_id)).await;
+        let presence = match self.app.chat.agent_connected(&self.agent, &self.console_id()).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "recording the agent's console failed");
+                out.error("internal", "could not open your console; reconnect", None);
+                out.close = Some((1011, "internal error"));
+                return;
+            }
+        };
         let open = match self.app.store.open_conversations_of_agent(self.agent.id).await {
             Ok(open) => open,
             Err(e) => {
@@ -246,7 +311,7 @@ impl Handler for AgentSession {
         };
         let mut views = Vec::with_capacity(open.len());
         for c in &open {
-            self.follow(c);
+            self.follow(c).await;
             views.push(self.view(c, None));
         }
         let agent = AgentInfo {
@@ -269,29 +334,57 @@ impl Handler for AgentSession {
             if let ChatError::Store(e) = &e {
                 tracing::error!(error = %e, agent = %self.agent.id, "agent request failed");
             }
-            let message = if e.code() == "internal" {
-                "the server failed; try again".to_string()
-            } else {
-                e.to_string()
-            };
-            out.error(e.code(), &message, rid);
+            out.error(e.code(), &e.client_message(), rid);
         }
     }
 
     async fn on_event(&mut self, envelope: &Envelope, out: &mut Replies) {
+        // Every event is checked here, at delivery, against what this agent may see now — not
+        // only where subscriptions are made: a subscription can outlive a right (an accept that
+        // the store refused, a transfer away), and events queued meanwhile must not leak.
         match &envelope.event {
-            Event::Message { message } => out.send(&Out::Message { message }, None),
-            Event::Typing { conversation_id, from: SenderKind::Visitor, typing } => out.send(
-                &Out::Typing {
-                    conversation_id: *conversation_id,
-                    from: SenderKind::Visitor,
-                    typing: *typing,
-                },
-                None,
-            ),
+            // In seq order with no gap, however the bus delivers them: a repeat is dropped, a
+            // message after a gap waits until the gap is filled from the store.
+            Event::Message { message } if self.follows(message.conversation_id) => {
+                let c = message.conversation_id;
+                let delivered = self.delivered.get(&c).copied().unwrap_or(0);
+                if message.seq == delivered + 1 {
+                    out.send(&Out::Message { message }, None);
+                    self.delivered.insert(c, message.seq);
+                } else if message.seq > delivered + 1 {
+                    match self.replay(c, delivered, out).await {
+                        Ok(seq) => {
+                            self.delivered.insert(c, seq);
+                        }
+                        Err(e) => tracing::warn!(error = %e, "filling a gap in the messages failed"),
+                    }
+                }
+            }
+            Event::Typing { conversation_id, from: SenderKind::Visitor, typing }
+                if self.follows(*conversation_id) =>
+            {
+                out.send(
+                    &Out::Typing {
+                        conversation_id: *conversation_id,
+                        from: SenderKind::Visitor,
+                        typing: *typing,
+                    },
+                    None,
+                )
+            }
             Event::Conversation { conversation: c, agent_name } => {
                 let before = self.conversations.get(&c.id).copied();
-                let now = self.follow(c);
+                // No longer this agent's (ended, transferred): the messages written just before
+                // the change may still be on their way by another topic; read them first.
+                let leaving = before == Some(Relation::Assigned)
+                    && !(c.agent_id == Some(self.agent.id) && c.state.is_open());
+                if leaving
+                    && let Some(after) = self.delivered.get(&c.id).copied()
+                    && let Err(e) = self.replay(c.id, after, out).await
+                {
+                    tracing::warn!(error = %e, "reading a conversation's last messages failed");
+                }
+                let now = self.follow(c).await;
                 let view = self.view(c, agent_name.clone());
                 match (before, now) {
                     (before, Some(Relation::Offered)) if before != Some(Relation::Offered) => {
@@ -307,17 +400,25 @@ impl Handler for AgentSession {
             Event::VisitorLeft { org_id, visitor_id } if *org_id == self.agent.org_id => {
                 out.send(&Out::VisitorLeft { visitor_id: *visitor_id }, None)
             }
-            Event::Presence { agent_id, presence } if *agent_id == self.agent.id => {
+            Event::AgentChanged { agent_id } if *agent_id == self.agent.id => self.recheck_session(out).await,
+            // Events may have been lost between nodes: the console reconnects and its welcome
+            // (and the syncs that follow) bring it up to date from the store.
+            Event::Missed => out.close = Some((1012, "reconnect to catch up")),
+            Event::Presence { agent_id, presence, .. } if *agent_id == self.agent.id => {
                 out.send(&Out::Presence { status: *presence }, None)
             }
-            Event::Presence { agent_id, presence } => {
+            Event::Presence { org_id, agent_id, presence } if *org_id == self.agent.org_id => {
                 out.send(&Out::AgentPresence { agent_id: *agent_id, status: *presence }, None)
             }
             _ => {}
         }
     }
 
+    async fn on_tick(&mut self, out: &mut Replies) {
+        self.recheck_session(out).await;
+    }
+
     async fn on_end(&mut self) {
-        self.app.chat.agent_disconnected(self.agent.org_id, self.agent.id).await;
+        self.app.chat.agent_disconnected(&self.console_id()).await;
     }
 }

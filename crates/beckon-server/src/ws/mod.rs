@@ -10,12 +10,15 @@ pub mod visitor;
 
 use crate::client_info::ClientInfo;
 use crate::config::WsSettings;
+use crate::error::ApiError;
 use crate::http::agent::CurrentAgent;
+use crate::limits::AddrKey;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
 use std::net::SocketAddr;
@@ -49,10 +52,20 @@ async fn visitor_ws(
     // Everything the socket's task needs is made here and moved in once: a value the task
     // moved on again (into the session) would keep a second slot in the task's future, and one
     // such task lives as long as each visitor's page.
+    let addr = AddrKey::from(ip);
+    let per_address = app.settings.limits.sockets_per_address;
+    let Some(socket_slot) = app.limits.sockets_by_address.try_hold(addr, per_address) else {
+        return ApiError::too_many(
+            "too_many_connections",
+            "too many connections from your network; try again later",
+            10,
+        )
+        .into_response();
+    };
     let settings = app.settings.clone();
     let shutdown = app.shutdown.clone();
     let reg = app.hub.register(settings.ws.outbox_frames);
-    let mut handler = visitor::VisitorSession::new(app, reg.id, client);
+    let mut handler = visitor::VisitorSession::new(app, reg.id, client, addr, socket_slot);
     configure(ws, &settings.ws).on_upgrade(move |mut socket| async move {
         let span = tracing::info_span!("visitor_ws", session = reg.id);
         let ended = session::run(&mut socket, reg, &mut handler, &settings.ws, shutdown)
@@ -65,15 +78,52 @@ async fn visitor_ws(
 async fn agent_ws(
     State(app): State<AppState>,
     CurrentAgent(agent): CurrentAgent,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // A page of another site must not open a console with the agent's cookie (cross-site
+    // WebSocket hijacking): browsers always send `Origin`, and it must be this server's.
+    if let Some(origin) = headers.get(header::ORIGIN)
+        && !same_origin(origin.to_str().unwrap_or(""), &app, &headers)
+    {
+        tracing::warn!(origin = ?origin, "agent socket from a foreign origin refused");
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            "open the console from this server",
+        )
+        .into_response();
+    }
+    let Some(session_hash) = session_hash(&headers) else {
+        return ApiError::unauthenticated().into_response();
+    };
     configure(ws, &app.settings.ws).on_upgrade(move |mut socket| async move {
-        let reg = app.hub.register(app.settings.ws.outbox_frames);
+        let reg = app.hub.register(app.settings.ws.agent_outbox_frames);
         let span = tracing::info_span!("agent_ws", session = reg.id, agent = %agent.id);
-        let mut handler = agent::AgentSession::new(app.clone(), reg.id, agent);
+        let mut handler = agent::AgentSession::new(app.clone(), reg.id, agent, session_hash);
         let ended = session::run(&mut socket, reg, &mut handler, &app.settings.ws, app.shutdown.clone())
             .instrument(span.clone())
             .await;
         span.in_scope(|| tracing::info!(?ended, "agent socket closed"));
     })
+}
+
+/// The console's origin is the server's public URL; without a configured one, the origin the
+/// browser used to reach this server (its `Host`), as a same-origin check.
+fn same_origin(origin: &str, app: &AppState, headers: &HeaderMap) -> bool {
+    let origin = origin.trim_end_matches('/');
+    if origin.eq_ignore_ascii_case(&app.public_url) {
+        return true;
+    }
+    if app.settings.public_url.is_some() {
+        return false;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let authority = origin.split_once("://").map_or("", |(_, rest)| rest);
+    !host.is_empty() && authority.eq_ignore_ascii_case(host)
+}
+
+fn session_hash(headers: &HeaderMap) -> Option<String> {
+    let jar = axum_extra::extract::cookie::CookieJar::from_headers(headers);
+    jar.get(crate::http::agent::SESSION_COOKIE).map(|c| crate::auth::token_hash(c.value()))
 }

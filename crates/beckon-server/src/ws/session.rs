@@ -45,6 +45,20 @@ pub trait Handler: Send {
     }
     fn on_text(&mut self, text: &str, out: &mut Replies) -> impl Future<Output = ()> + Send;
     fn on_event(&mut self, envelope: &Envelope, out: &mut Replies) -> impl Future<Output = ()> + Send;
+    /// A moment by which something must have happened (e.g. `hello`): at it, [`on_deadline`]
+    /// runs. Asked again after every frame and event.
+    ///
+    /// [`on_deadline`]: Handler::on_deadline
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+    fn on_deadline(&mut self, _out: &mut Replies) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+    /// Runs at every ping interval (e.g. to check that the user's rights still hold).
+    fn on_tick(&mut self, _out: &mut Replies) -> impl Future<Output = ()> + Send {
+        async {}
+    }
     /// Runs once when the session ends, however it ends.
     fn on_end(&mut self) -> impl Future<Output = ()> + Send;
 }
@@ -59,6 +73,29 @@ pub enum Ended {
     HandlerClosed,
 }
 
+/// A read error that the protocol answers with a close code before dropping the connection.
+pub trait ReadError {
+    /// `(code, reason)`: 1009 for a frame over the size limit, 1007 for text that is not UTF-8.
+    fn close_code(self) -> Option<(u16, &'static str)>;
+}
+
+impl ReadError for axum::Error {
+    fn close_code(self) -> Option<(u16, &'static str)> {
+        use tungstenite::Error as E;
+        match self.into_inner().downcast::<E>().ok().map(|e| *e) {
+            Some(E::Capacity(_)) => Some((1009, "frame too large")),
+            Some(E::Utf8(_)) => Some((1007, "text is not UTF-8")),
+            _ => None,
+        }
+    }
+}
+
+impl ReadError for std::io::Error {
+    fn close_code(self) -> Option<(u16, &'static str)> {
+        None
+    }
+}
+
 pub async fn run<S, E, H>(
     socket: &mut S,
     reg: Registration,
@@ -68,6 +105,7 @@ pub async fn run<S, E, H>(
 ) -> Ended
 where
     S: Sink<Message> + Stream<Item = Result<Message, E>> + Send + Unpin,
+    E: ReadError,
     H: Handler,
 {
     // The socket is borrowed, not moved in, so that the caller's task holds it once (a moved
@@ -89,11 +127,18 @@ where
         if let Some(ended) = flush(&mut *socket, &mut out, write_timeout).await {
             break ended;
         }
+        let deadline = handler.deadline();
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => {
                 close(&mut *socket, 1001, "server restarting", write_timeout).await;
                 break Ended::Shutdown;
+            }
+            _ = until(deadline) => {
+                Box::pin(handler.on_deadline(&mut out)).await;
+                if out.close.is_none() {
+                    out.close = Some((1008, "deadline"));
+                }
             }
             incoming = socket.next() => {
                 match incoming {
@@ -111,7 +156,13 @@ where
                         out.error("binary_not_supported", "send JSON in text frames", None);
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => last_heard = Instant::now(),
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break Ended::ClientClosed,
+                    Some(Err(e)) => {
+                        if let Some((code, reason)) = e.close_code() {
+                            close(&mut *socket, code, reason, write_timeout).await;
+                        }
+                        break Ended::ClientClosed;
+                    }
+                    Some(Ok(Message::Close(_))) | None => break Ended::ClientClosed,
                 }
             }
             next = reg.inbox.next() => match next {
@@ -126,6 +177,10 @@ where
                     close(&mut *socket, 1000, "idle", write_timeout).await;
                     break Ended::Idle;
                 }
+                Box::pin(handler.on_tick(&mut out)).await;
+                if out.close.is_some() {
+                    continue;
+                }
                 if !matches!(timeout(write_timeout, socket.send(Message::Ping(Default::default()))).await, Ok(Ok(()))) {
                     break Ended::WriteFailed;
                 }
@@ -134,6 +189,14 @@ where
     };
     Box::pin(handler.on_end()).await;
     ended
+}
+
+/// Boxed, so that an idle socket's task (whose handler has no deadline) does not carry a timer.
+async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => Box::pin(tokio::time::sleep_until(at)).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Frames a client may send: `rate` per second on average, `burst` at once.
@@ -271,7 +334,7 @@ mod tests {
 
     #[tokio::test]
     async fn answers_frames_and_ends_when_the_client_closes() {
-        let hub = Hub::new();
+        let hub = Hub::new(Arc::new(beckon_bus::InProcessBus::new()));
         let (mut socket, client, mut written) = duplex(16);
         let ends = Arc::new(AtomicUsize::new(0));
         let mut h = Echo(ends.clone());
@@ -293,7 +356,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn pings_then_closes_a_silent_client() {
-        let hub = Hub::new();
+        let hub = Hub::new(Arc::new(beckon_bus::InProcessBus::new()));
         let (mut socket, _client, mut written) = duplex(16);
         let mut h = Echo(Arc::default());
         let reg = hub.register(4);
@@ -310,20 +373,24 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_client_that_stops_reading_is_disconnected_not_buffered() {
-        let hub = Hub::new();
+        let hub = Hub::new(Arc::new(beckon_bus::InProcessBus::new()));
         // The "network" takes one frame and then nothing more: the client stopped reading.
         let (mut socket, _client, _written) = duplex(0);
         let mut h = Echo(Arc::default());
         let reg = hub.register(4);
         let id = reg.id;
-        hub.subscribe(id, Topic::Agent(AgentId(1)));
+        hub.subscribe(id, Topic::Agent(AgentId(1))).await;
         let task =
             tokio::spawn(
                 async move { run(&mut socket, reg, &mut h, &cfg(), CancellationToken::new()).await },
             );
         let ev = Arc::new(Envelope::new(
             vec![Topic::Agent(AgentId(1))],
-            Event::Presence { agent_id: AgentId(1), presence: Presence::Busy },
+            Event::Presence {
+                org_id: beckon_domain::OrgId(1),
+                agent_id: AgentId(1),
+                presence: Presence::Busy,
+            },
         ));
         for _ in 0..20 {
             hub.deliver(&ev);
@@ -336,7 +403,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_flood_of_frames_is_rate_limited_and_the_socket_survives() {
-        let hub = Hub::new();
+        let hub = Hub::new(Arc::new(beckon_bus::InProcessBus::new()));
         let (mut socket, client, mut written) = duplex(1024);
         let mut h = Echo(Arc::default());
         let reg = hub.register(4);
@@ -363,7 +430,7 @@ mod tests {
 
     #[tokio::test]
     async fn shutdown_closes_with_going_away() {
-        let hub = Hub::new();
+        let hub = Hub::new(Arc::new(beckon_bus::InProcessBus::new()));
         let (mut socket, _client, mut written) = duplex(16);
         let mut h = Echo(Arc::default());
         let stop = CancellationToken::new();
