@@ -2,6 +2,11 @@
 //!
 //! Nested settings use `__` in environment names (`BECKON_WS__PING_INTERVAL_SECS=10`). Nothing
 //! here is secret yet; when secrets arrive they get a redacting `Debug`.
+//!
+//! A key the configuration file does not know is an error (a typo there is certainly a mistake),
+//! but a `BECKON_*` environment variable that names no setting is left out and reported by
+//! [`Settings::unknown_env_vars`]: the environment belongs to everyone (a script's `BECKON_BIN`,
+//! a container's defaults), and a stray variable must not stop the server.
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -224,10 +229,28 @@ impl Settings {
             Some(path) => fig = fig.merge(Toml::file_exact(path)),
             None => fig = fig.merge(Toml::file("beckon.toml")),
         }
-        fig.merge(Env::prefixed("BECKON_").ignore(&["NEW_AGENT_PASSWORD"]).split("__"))
+        let known = setting_paths();
+        fig.merge(env().filter(move |key| known.contains(&key.as_str().to_ascii_lowercase())))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(Box::new)
+    }
+
+    /// The `BECKON_*` environment variables that name no setting and were therefore left out of
+    /// the configuration (the caller warns about them), sorted.
+    pub fn unknown_env_vars() -> Vec<String> {
+        let known = setting_paths();
+        let mut unknown: Vec<String> = std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .filter(|name| {
+                name.strip_prefix("BECKON_").is_some_and(|rest| {
+                    !rest.eq_ignore_ascii_case(NEW_AGENT_PASSWORD)
+                        && !known.contains(&rest.to_ascii_lowercase().replace("__", "."))
+                })
+            })
+            .collect();
+        unknown.sort();
+        unknown
     }
 
     /// The public URL, or one derived from the bound address.
@@ -242,6 +265,43 @@ impl Settings {
     pub fn defaults_toml() -> String {
         toml_like(&Settings::default())
     }
+}
+
+/// A configuration error as one line that names what the user wrote: the environment variable
+/// (`BECKON_WS__PING_INTERVAL_SECS: invalid type: …`) or figment's own description (which names
+/// the file and key).
+pub fn describe(e: &figment::Error) -> String {
+    let from_env = e.metadata.as_ref().is_some_and(|m| m.name.contains("environment"));
+    let line = if from_env && !e.path.is_empty() {
+        format!("BECKON_{}: {}", e.path.join("__").to_ascii_uppercase(), e.kind)
+    } else {
+        e.to_string()
+    };
+    line.replace('\n', " ")
+}
+
+/// Read by `beckon agent-add`, not a setting.
+const NEW_AGENT_PASSWORD: &str = "NEW_AGENT_PASSWORD";
+
+fn env() -> Env {
+    Env::prefixed("BECKON_").ignore(&[NEW_AGENT_PASSWORD]).split("__")
+}
+
+/// Every setting's path as the environment provider spells it (`ws.ping_interval_secs`), and
+/// every table's (`ws`), lower case.
+fn setting_paths() -> std::collections::HashSet<String> {
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut std::collections::HashSet<String>) {
+        if let serde_json::Value::Object(map) = v {
+            for (k, v) in map {
+                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                walk(&path, v, out);
+                out.insert(path.to_ascii_lowercase());
+            }
+        }
+    }
+    let mut out = std::collections::HashSet::new();
+    walk("", &serde_json::to_value(Settings::default()).expect("settings serialise"), &mut out);
+    out
 }
 
 fn toml_like(s: &Settings) -> String {
@@ -300,6 +360,30 @@ mod tests {
             )
             .unwrap();
             assert_eq!(s.bind.port(), 3333); // flag beats env
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_environment_variables_are_left_out_and_reported() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BECKON_BIN", "/usr/local/bin/beckon");
+            jail.set_env("BECKON_WS__NOT_A_SETTING", "1");
+            jail.set_env("BECKON_NEW_AGENT_PASSWORD", "read by agent-add");
+            jail.set_env("BECKON_WS__OUTBOX_FRAMES", "9");
+            jail.set_env("BECKON_LIMITS__TRIGGER_CONTEXT_BYTES", "1000");
+            let s = Settings::load(None, Flags { bind: None }).unwrap();
+            assert_eq!(s.ws.outbox_frames, 9, "known variables still apply");
+            assert_eq!(s.limits.trigger_context_bytes, 1000);
+            let unknown = Settings::unknown_env_vars();
+            assert!(unknown.contains(&"BECKON_BIN".to_owned()), "{unknown:?}");
+            assert!(unknown.contains(&"BECKON_WS__NOT_A_SETTING".to_owned()), "{unknown:?}");
+            assert!(!unknown.iter().any(|v| v.contains("OUTBOX") || v.contains("CONTEXT_BYTES")));
+            assert!(!unknown.iter().any(|v| v.contains("NEW_AGENT_PASSWORD")));
+            // A known variable with a bad value is still an error, and names the variable's key.
+            jail.set_env("BECKON_WS__OUTBOX_FRAMES", "many");
+            let e = describe(&Settings::load(None, Flags { bind: None }).unwrap_err());
+            assert!(e.starts_with("BECKON_WS__OUTBOX_FRAMES: ") && e.contains("many"), "{e}");
             Ok(())
         });
     }

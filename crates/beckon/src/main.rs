@@ -107,8 +107,19 @@ struct ServeArgs {
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+/// Errors end the process as one line on standard error (`beckon: what: why`), with no
+/// backtrace even when `RUST_BACKTRACE` is set: they are the user's to read, not a crash.
+fn main() -> std::process::ExitCode {
+    match run_command(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("beckon: {}", format!("{e:#}").replace('\n', " "));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_command(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Config => {
             print!("{}", Settings::defaults_toml());
@@ -127,9 +138,12 @@ fn run(args: ServeArgs, demo_mode: bool) -> anyhow::Result<()> {
         base.database_url = "sqlite://beckon-demo.db".into();
         base.demo = true;
     }
-    let settings =
-        Settings::load_over(base, args.config.as_deref(), &args).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let settings = Settings::load_over(base, args.config.as_deref(), &args)
+        .map_err(|e| anyhow::anyhow!("configuration: {}", beckon_server::config::describe(&e)))?;
     beckon_server::logging::init(settings.log_format, settings.limits.log_lines_per_second);
+    for name in Settings::unknown_env_vars() {
+        tracing::warn!(variable = %name, "ignored: this BECKON_ environment variable names no setting (`beckon config` lists them)");
+    }
     tokio::runtime::Runtime::new()?.block_on(async move {
         let app = Application::build(settings).await?;
         let url = app.public_url().to_owned();

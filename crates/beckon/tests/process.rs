@@ -165,3 +165,39 @@ fn agents_are_added_from_the_command_line() {
     let out = add("SAM@demo.beckon", "long enough pw");
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
 }
+
+#[test]
+fn a_stray_beckon_variable_is_warned_about_and_a_bad_setting_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_beckon"))
+        .args(["demo", "--bind", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "warn")
+        .env("BECKON_BIN", "/usr/local/bin/beckon") // a script's own variable
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let started = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.starts_with("beckon listening on "));
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(started, "the server started despite BECKON_BIN: {stderr}");
+    assert!(stderr.contains("BECKON_BIN") && stderr.contains("names no setting"), "{stderr}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_beckon"))
+        .args(["demo", "--bind", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env("BECKON_WS__PING_INTERVAL_SECS", "often")
+        .env("RUST_BACKTRACE", "1") // no backtrace all the same: this is no crash
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("beckon: configuration: BECKON_WS__PING_INTERVAL_SECS: "), "{stderr}");
+}
