@@ -989,6 +989,22 @@ mod tests {
         );
         let all_day: LocalWindow = serde_json::from_value(json!({"time_zone": "UTC"})).unwrap();
         assert!(all_day.contains(Timestamp(fri_2300)));
+
+        // Paris skips 02:00–03:00 on 31 March 2024 (the jump is at 01:00 UTC). A window ending
+        // at 02:15 ends at the jump, and one starting at 02:30 starts there: the wall clock
+        // reads 03:00 from that instant on (found by the next_check_at property test).
+        let jump = Instant::parse("2024-03-31T01:00:00Z").unwrap().millis();
+        let evening: LocalWindow =
+            serde_json::from_value(json!({"time_zone": "Europe/Paris", "from": "17:59", "to": "02:15"}))
+                .unwrap();
+        let sat_evening = Instant::parse("2024-03-30T18:46:26Z").unwrap().millis();
+        assert_eq!(evening.current_end(Timestamp(sat_evening)), Some(Timestamp(jump)));
+        assert!(evening.contains(Timestamp(jump - 1)) && !evening.contains(Timestamp(jump)));
+        let early: LocalWindow =
+            serde_json::from_value(json!({"time_zone": "Europe/Paris", "from": "02:30", "to": "05:00"}))
+                .unwrap();
+        assert_eq!(early.next_start(Timestamp(sat_evening)), Some(Timestamp(jump)));
+        assert!(early.contains(Timestamp(jump)) && !early.contains(Timestamp(jump - 1)));
     }
 
     #[test]

@@ -547,13 +547,25 @@ pub(crate) fn local_datetime(tz: &TimeZone, ms: i64) -> DateTime {
     tz.to_datetime(ts)
 }
 
-/// The instant of a local date and time of day (minutes, 1440 = next midnight) in a zone. A time
-/// skipped by a daylight-saving jump resolves to the instant just after the gap.
+/// The instant of a local date and time of day (minutes, 1440 = next midnight) in a zone: the
+/// first instant at which the wall clock shows that time or later. A time skipped by a
+/// daylight-saving jump resolves to the jump itself (02:15 on a night Paris goes from 02:00 to
+/// 03:00 is 03:00 local); a repeated one to its first occurrence.
 pub(crate) fn instant_of(tz: &TimeZone, date: Date, minutes: u16) -> Option<i64> {
     let (date, minutes) =
         if minutes >= 1440 { (date.tomorrow().ok()?, minutes - 1440) } else { (date, minutes) };
     let dt = date.at((minutes / 60) as i8, (minutes % 60) as i8, 0, 0);
-    tz.to_ambiguous_timestamp(dt).compatible().ok().map(|t| t.as_millisecond())
+    let ambiguous = tz.to_ambiguous_timestamp(dt);
+    match ambiguous.offset() {
+        // The clock jumps over this local time (the spring DST change): the wall clock is past
+        // it from the jump on, so that is where a window starts or ends — not an hour later.
+        jiff::tz::AmbiguousOffset::Gap { .. } => {
+            let before_jump = ambiguous.earlier().ok()?;
+            tz.following(before_jump).next().map(|jump| jump.timestamp().as_millisecond())
+        }
+        // Unambiguous, or repeated (autumn): its first occurrence.
+        _ => ambiguous.compatible().ok().map(|t| t.as_millisecond()),
+    }
 }
 
 #[cfg(test)]
