@@ -49,7 +49,8 @@ test('visitor and agent chat both ways, with typing indicators, until the agent 
 
   // The agent ends the chat.
   await agent.send({ type: 'end', conversation_id: conversation.id });
-  await expect(page.getByText('The agent ended the chat.')).toBeVisible();
+  await expect(w.window.getByText('This chat has ended.')).toBeVisible();
+  await expect(w.window.getByText(/ended the chat/)).toHaveCount(1); // said once, by the transcript
   await waitForLcw(page, 'threadUpdate');
   await expect(w.input).toBeHidden();
 });
@@ -82,6 +83,7 @@ test('the visitor closes the chat: the agent sees it ended, the widget fires clo
   const { conversation } = await agent.acceptOffer();
   const since = agent.mark();
   await page.getByRole('button', { name: 'Close chat' }).click();
+  await page.getByRole('alertdialog', { name: 'End this chat?' }).getByRole('button', { name: 'End chat' }).click();
   await agent.waitFor((f) => f.type === 'chat' && f.conversation.id === conversation.id && f.conversation.state === 'ended', { since, what: 'ended chat' });
   await waitForLcw(page, 'closeChat');
   await waitForLcw(page, 'onClose');

@@ -83,6 +83,7 @@
 
   const REASONS = {
     chatting: () => 'the visitor is chatting',
+    chatted_this_visit: () => 'the visitor already chatted during this visit',
     invite_showing: () => 'an invite is already showing',
     frequency: () => 'already invited within the rule’s frequency',
     visit_cap: () => 'the visitor reached the invites-per-visit cap',
@@ -95,7 +96,7 @@
     pacing: () => 'the target queue’s invites-per-minute limit is reached',
   };
   const REASON_SHORT = {
-    chatting: 'chatting', invite_showing: 'invite showing', frequency: 'frequency', visit_cap: 'visit cap',
+    chatting: 'chatting', chatted_this_visit: 'chatted this visit', invite_showing: 'invite showing', frequency: 'frequency', visit_cap: 'visit cap',
     daily_cap: 'daily cap', cooldown: 'cooldown', missing_context: 'missing context', queue_closed: 'queue closed',
     no_free_agent: 'no free agent', wait_too_long: 'wait too long', pacing: 'pacing',
   };

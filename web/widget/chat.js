@@ -44,6 +44,9 @@
     '.typing{min-height:20px;margin:0;padding:0 16px;font-size:13px;color:#555;font-style:italic}' +
     '.ended{padding:10px 16px;border-top:1px solid #e3e3e3;text-align:center}' +
     '.ended p{margin:0 0 8px}' +
+    '.confirm{padding:12px 16px;border-top:1px solid #e3e3e3;background:#fafafa}' +
+    '.confirm p{margin:0 0 4px;font-weight:600}' +
+    '.confirm .sub{font-weight:400;font-size:13px;color:#555;margin-bottom:10px}' +
     '.composer{display:flex;gap:8px;padding:10px 12px;border-top:1px solid #e3e3e3}' +
     'textarea,input,select{font:inherit;color:inherit;border:1px solid #8a8a8a;border-radius:8px;padding:8px}' +
     '.composer textarea{flex:1;resize:none;height:42px;max-height:120px}' +
@@ -65,6 +68,8 @@
   core.register(function (core) {
     var state = core.state;
     var win = null, title, status, body, greeting, notice, prechat, log, typing, ended, composer, input, sendBtn;
+    var confirmEnd, keepBtn; // "End this chat?" and its Cancel button
+    var opener = null; // what had focus when the visitor opened the window: it gets focus back
     var rendered = new WeakMap(); // message entry -> its element
     var prechatFor = null; // the `starting` object the survey form was built for
 
@@ -89,7 +94,7 @@
       var minimize = el('button', { 'class': 'icon', type: 'button', 'aria-label': 'Minimise chat', 'data-action': 'minimize' }, '\u2013');
       var close = el('button', { 'class': 'icon', type: 'button', 'aria-label': 'Close chat', 'data-action': 'close' }, '\u00d7');
       minimize.addEventListener('click', core.minimize);
-      close.addEventListener('click', core.closeChat);
+      close.addEventListener('click', askToEnd);
       add(win, add(el('header', { 'class': 'head' }), add(el('div'), title, status), minimize, close));
 
       body = el('div', { 'class': 'body' });
@@ -103,7 +108,17 @@
       ended = el('div', { 'class': 'ended', hidden: '' });
       var again = el('button', { 'class': 'link', type: 'button' }, 'Start a new chat');
       again.addEventListener('click', core.newChat);
-      add(ended, el('p', { role: 'status' }, 'The agent ended the chat.'), again);
+      // The transcript already says who ended it ("Alex ended the chat."): this only says so.
+      add(ended, el('p', { role: 'status' }, 'This chat has ended.'), again);
+
+      confirmEnd = el('div', { 'class': 'confirm', role: 'alertdialog', 'aria-labelledby': 'bk-end-q', 'aria-describedby': 'bk-end-d', hidden: '' });
+      keepBtn = el('button', { 'class': 'btn', type: 'button' }, 'Cancel');
+      var endBtn = el('button', { 'class': 'btn primary', type: 'button' }, 'End chat');
+      add(confirmEnd, el('p', { id: 'bk-end-q' }, 'End this chat?'),
+        el('p', { 'class': 'sub', id: 'bk-end-d' }, 'The conversation closes for you and the agent.'),
+        add(el('div', { 'class': 'row' }), keepBtn, endBtn));
+      keepBtn.addEventListener('click', keepChatting);
+      endBtn.addEventListener('click', core.closeChat); // closing the window hides this too
 
       composer = el('form', { 'class': 'composer' });
       input = el('textarea', { id: 'bk-input', rows: '1', maxlength: '10000', placeholder: 'Type your message\u2026' });
@@ -118,10 +133,30 @@
         if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); composer.requestSubmit ? composer.requestSubmit() : sendBtn.click(); }
       });
       input.addEventListener('input', function () { if (input.value) core.typing(); });
-      add(win, typing, ended, composer);
-      win.addEventListener('keydown', function (e) { if (e.key === 'Escape') core.minimize(); });
+      add(win, typing, ended, composer, confirmEnd);
+      win.addEventListener('keydown', function (e) {
+        if (e.key !== 'Escape') return;
+        if (!confirmEnd.hidden) keepChatting(); else core.minimize();
+      });
       root.appendChild(win);
       core.subscribe(render);
+    }
+
+    // The window's x: a chat in progress (or being started) is ended only once the visitor
+    // confirms; anything else (an ended chat, an unsent survey) just closes.
+    function chatInProgress() {
+      var c = state.conversation, s = state.starting;
+      if (s) return !(s.prechat && !s.sent);
+      return !!c && c.state !== 'ended' && c.state !== 'abandoned';
+    }
+    function askToEnd() {
+      if (!chatInProgress()) return core.closeChat();
+      confirmEnd.hidden = false;
+      keepBtn.focus();
+    }
+    function keepChatting() {
+      confirmEnd.hidden = true;
+      (input.disabled ? win.querySelector('[data-action=close]') : input).focus();
     }
 
     function statusText() {
@@ -152,6 +187,7 @@
       log.hidden = surveying;
       composer.hidden = surveying || isEnded;
       ended.hidden = !isEnded;
+      if (!chatInProgress()) confirmEnd.hidden = true;
       sendBtn.disabled = input.disabled = !c || !!s || isEnded;
 
       var agentName = (c && c.agent && c.agent.name) || 'Agent';
@@ -253,11 +289,26 @@
     function show(mode, user) {
       if (mode !== 'closed') build();
       if (!win) return;
+      var root = core.root;
+      var wasOpen = !win.hidden;
+      var focusInside = win.contains(root.activeElement);
+      if (mode === 'open' && !wasOpen && user) {
+        var active = root.activeElement || document.activeElement;
+        opener = active && active !== document.body && active !== root.host ? active : null;
+      }
       win.hidden = mode !== 'open';
+      if (mode !== 'open') confirmEnd.hidden = true;
       render();
       if (mode === 'open' && user) {
         var first = prechat.hidden ? null : prechat.querySelector('input,textarea,select');
         (first || input).focus();
+      }
+      // Minimised or closed with focus inside: back to what opened it (the launcher when that
+      // is gone, an accepted invite say), never to the page's body.
+      if (mode !== 'open' && focusInside) {
+        var back = opener && opener.isConnected && !opener.hidden && !win.contains(opener) ? opener
+          : root.querySelector('.launcher:not([hidden])');
+        if (back) back.focus();
       }
       if (mode === 'closed') prechatFor = null;
     }

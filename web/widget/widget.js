@@ -824,6 +824,8 @@
   function showInvite(id, message, showPrechat, expiryMs) {
     message = String(message || DEFAULT_INVITE);
     if (chatActive()) return reportInvite(id, 'suppressed', message, 'chat_active');
+    // Never drawn over the chat window (an ended chat, the pre-chat survey): it would hide it.
+    if (state.ui === 'open') return reportInvite(id, 'suppressed', message, 'chat_open');
     if (closedNow()) return reportInvite(id, 'suppressed', message, 'queue_closed');
     if (state.invite) return reportInvite(id, 'suppressed', message, 'invite_active');
     var invite = { id: id, message: message, showPrechat: showPrechat };
@@ -837,8 +839,11 @@
   function endInvite(invite, outcome) {
     if (state.invite !== invite) return;
     clearTimeout(invite.timer);
+    // A keyboard user in the invite keeps a place to be: the launcher, not the page's body.
+    var hadFocus = !!(inviteEl && root && inviteEl.contains(root.activeElement));
     state.invite = null;
     renderInvite();
+    if (hadFocus && outcome !== 'accepted' && launcher && !launcher.hidden) launcher.focus();
     reportInvite(invite.id, outcome, invite.message);
     if (outcome === 'accepted') {
       beginChat({ proactive: true, inviteId: invite.id, showPrechat: invite.showPrechat });

@@ -491,8 +491,11 @@ impl Triggers {
         self.evaluate(visitor).await;
     }
 
-    /// The visitor's chat started or ended: no invite while chatting.
+    /// The visitor's chat started or ended: no invite while chatting, and no rule invite for
+    /// the rest of a visit in which they chatted (recorded in the stored history, so every node
+    /// and a restart know it).
     pub async fn chatting(&self, visitor: VisitorId, chatting: bool) {
+        let now = self.now();
         {
             let mut all = self.visitors.lock().expect("visitors lock");
             let Some(t) = all.get_mut(&visitor) else { return };
@@ -500,6 +503,12 @@ impl Triggers {
                 return;
             }
             t.facts.chatting = chatting;
+            if chatting {
+                t.history.record_chat(now);
+            }
+        }
+        if chatting {
+            self.update_history(visitor, |h| h.record_chat(now)).await;
         }
         self.evaluate(visitor).await;
     }
@@ -647,8 +656,8 @@ impl Triggers {
                 if matches!(code, "no_free_agent" | "wait_too_long" | "queue_closed" | "pacing") {
                     wake = earliest(wake, Some(now.plus_millis(CAPACITY_RETRY_MS)));
                 }
-                // Being busy with a chat or another invite is not worth a row per rule.
-                if !matches!(code, "chatting" | "invite_showing")
+                // Being in (or just out of) a chat or another invite is not worth a row per rule.
+                if !matches!(code, "chatting" | "chatted_this_visit" | "invite_showing")
                     && !unstored
                     && t.suppressions_recorded.insert((s.rule_id, code))
                 {
@@ -950,6 +959,7 @@ fn suppress_code(r: &beckon_triggers::SuppressReason) -> &'static str {
     use beckon_triggers::SuppressReason as R;
     match r {
         R::Chatting => "chatting",
+        R::ChattedThisVisit => "chatted_this_visit",
         R::InviteShowing => "invite_showing",
         R::Frequency => "frequency",
         R::VisitCap => "visit_cap",
@@ -977,6 +987,7 @@ fn merge_history(mut a: History, b: History) -> History {
     }
     a.dismissals = a.dismissals.saturating_add(b.dismissals);
     a.last_dismissed_at = a.last_dismissed_at.max(b.last_dismissed_at);
+    a.last_chat_at = a.last_chat_at.max(b.last_chat_at);
     a
 }
 

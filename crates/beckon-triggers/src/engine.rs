@@ -13,8 +13,8 @@
 //!   conditions hold and that passes every limit fires, and nothing after it is looked at;
 //! - a rule whose conditions hold but that a limit holds back is reported in
 //!   [`Evaluation::suppressed`] with the first limit that blocks it, and the next rule is tried.
-//!   Limits are checked in the order of [`SuppressReason`]: visitor-wide ones (in a chat, an invite
-//!   on screen, the rule's own frequency, the per-visit and rolling per-day caps, the cooldown after
+//!   Limits are checked in the order of [`SuppressReason`]: visitor-wide ones (in a chat, chatted
+//!   earlier in this visit, an invite on screen, the rule's own frequency, the per-visit and rolling per-day caps, the cooldown after
 //!   dismissals), then the invite's needs (context for its message, the target queue open, a free
 //!   agent, a short enough wait, the queue's pacing).
 //!
@@ -128,6 +128,9 @@ impl RuleSet {
 pub enum SuppressReason {
     /// The visitor is in a conversation.
     Chatting,
+    /// The visitor already chatted during this visit (a chat that just ended is no moment for an
+    /// invite); a new visit lifts it.
+    ChattedThisVisit,
     /// Another invite is on screen.
     InviteShowing,
     /// The rule already invited this visitor within its frequency (once per page view, visit…).
@@ -154,6 +157,7 @@ impl fmt::Display for SuppressReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SuppressReason::Chatting => f.write_str("the visitor is chatting"),
+            SuppressReason::ChattedThisVisit => f.write_str("the visitor already chatted during this visit"),
             SuppressReason::InviteShowing => f.write_str("an invite is already showing"),
             SuppressReason::Frequency => f.write_str("already shown within the rule's frequency"),
             SuppressReason::VisitCap => f.write_str("the invites-per-visit cap is reached"),
@@ -216,6 +220,7 @@ pub(crate) enum Block<'r> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Reason {
     Chatting,
+    ChattedThisVisit,
     InviteShowing,
     Frequency,
     VisitCap,
@@ -233,6 +238,7 @@ impl Block<'_> {
             Block::MissingContext(k) => SuppressReason::MissingContext { name: k.as_str().to_owned() },
             Block::Reason(r) => match r {
                 Reason::Chatting => SuppressReason::Chatting,
+                Reason::ChattedThisVisit => SuppressReason::ChattedThisVisit,
                 Reason::InviteShowing => SuppressReason::InviteShowing,
                 Reason::Frequency => SuppressReason::Frequency,
                 Reason::VisitCap => SuppressReason::VisitCap,
@@ -273,6 +279,7 @@ impl<'r> Gate<'r> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct VisitorGate {
     chatting: bool,
+    chatted_this_visit: bool,
     invite_showing: bool,
     /// `Some(lifts_at)` when the cap is reached (`lifts_at` `None`: never).
     visit_cap: Option<Option<Timestamp>>,
@@ -293,6 +300,7 @@ impl VisitorGate {
             .filter(|until| *until > now);
         Self {
             chatting: facts.chatting,
+            chatted_this_visit: history.last_chat_at.is_some_and(|t| t >= facts.visit_started_at),
             invite_showing: facts.invite_showing,
             visit_cap: cap(facts.visit_started_at, settings.max_invites_per_visit),
             daily_cap: cap(Timestamp(i64::MIN), settings.max_invites_per_day),
@@ -320,6 +328,9 @@ pub(crate) fn gate<'r>(
     let mut g = Gate::open(now);
     if visitor.chatting {
         g.block(Block::Reason(Reason::Chatting), None);
+    }
+    if visitor.chatted_this_visit {
+        g.block(Block::Reason(Reason::ChattedThisVisit), None);
     }
     if visitor.invite_showing {
         g.block(Block::Reason(Reason::InviteShowing), None);
@@ -596,6 +607,18 @@ mod tests {
             reasons(&evaluate(&set, &s, &f, &h)),
             [SuppressReason::InviteShowing, SuppressReason::InviteShowing]
         );
+
+        // A chat that ended a moment ago: no rule invites again in this visit; a new visit may.
+        let f = facts(0);
+        let mut chatted = h.clone();
+        chatted.record_chat(f.now);
+        let e = evaluate(&set, &s, &f, &chatted);
+        assert_eq!(reasons(&e), [SuppressReason::ChattedThisVisit, SuppressReason::ChattedThisVisit]);
+        assert_eq!((e.fire, e.next_check_at), (None, None));
+        let mut next_visit = facts(0);
+        next_visit.visit_started_at = f.now.plus_millis(1);
+        next_visit.now = next_visit.visit_started_at;
+        assert!(evaluate(&set, &s, &next_visit, &chatted).fire.is_some(), "a new visit may be invited");
     }
 
     #[test]

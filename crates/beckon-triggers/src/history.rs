@@ -37,9 +37,18 @@ pub struct History {
     /// Dismissals by this visitor, all rules together: each makes the next cooldown longer.
     pub dismissals: u32,
     pub last_dismissed_at: Option<Timestamp>,
+    /// When the visitor last started a chat: no rule invites them again in the same visit.
+    /// (Histories stored before this field read as "never".)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_chat_at: Option<Timestamp>,
 }
 
 impl History {
+    /// The visitor started a chat at `at`.
+    pub fn record_chat(&mut self, at: Timestamp) {
+        self.last_chat_at = Some(self.last_chat_at.map_or(at, |t| t.max(at)));
+    }
+
     pub fn rule(&self, id: RuleId) -> Option<&RuleHistory> {
         self.rules.get(&id)
     }
