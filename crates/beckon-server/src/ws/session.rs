@@ -73,6 +73,9 @@ pub enum Ended {
     HandlerClosed,
 }
 
+/// How long a connection closed for a protocol error (1009, 1007) is held before it is dropped.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
 /// A read error that the protocol answers with a close code before dropping the connection.
 pub trait ReadError {
     /// `(code, reason)`: 1009 for a frame over the size limit, 1007 for text that is not UTF-8.
@@ -159,6 +162,12 @@ where
                     Some(Err(e)) => {
                         if let Some((code, reason)) = e.close_code() {
                             close(&mut *socket, code, reason, write_timeout).await;
+                            // The rest of the offending frame is still unread: dropping the
+                            // connection now makes the kernel answer with a reset, which can
+                            // reach the client before the close frame does (it then never learns
+                            // why). Hold the connection (without reading: a frame over the limit
+                            // must not be buffered) while the close frame travels.
+                            tokio::time::sleep(CLOSE_LINGER.min(write_timeout)).await;
                         }
                         break Ended::ClientClosed;
                     }
