@@ -114,6 +114,7 @@
     agent: null,
     presence: 'offline',
     offers: new Map(), // conversation id -> conversation (offered to me)
+    waiting: new Map(), // conversation id -> conversation (waiting in a queue I serve)
     convs: new Map(), // conversation id -> record (assigned to me, or ended while open here)
     selected: null,
     soundOn: localStorage.getItem('beckon.console.sound') !== 'off',
@@ -318,6 +319,8 @@
     switch (f.type) {
       case 'welcome': onWelcome(f); break;
       case 'offer': if (f.conversation) onConversation(f.conversation, true); break;
+      case 'waiting': if (f.conversation) { state.waiting.set(f.conversation.id, f.conversation); renderWaiting(); } break;
+      case 'waiting_gone': state.waiting.delete(f.conversation_id); renderWaiting(); break;
       case 'chat': if (f.conversation) onConversation(f.conversation, false); break;
       case 'message': if (f.message) onMessage(f.message); break;
       case 'ack': onAck(f); break;
@@ -352,6 +355,8 @@
     setConnState('online');
     setPresence(w.presence);
 
+    state.waiting.clear();
+    for (const c of Array.isArray(w.waiting) ? w.waiting : []) state.waiting.set(c.id, c);
     const open = Array.isArray(w.conversations) ? w.conversations : [];
     const seenOffers = new Set(state.offers.keys());
     state.offers.clear();
@@ -451,6 +456,7 @@
       }
     }
     renderOffers();
+    renderWaiting();
     renderConvList();
     updateTitle();
   }
@@ -620,6 +626,28 @@
     }
   }
 
+  // Takes a chat from the waiting list: it is ours at once (whatever our status).
+  async function takeWaiting(id, button) {
+    button.disabled = true;
+    button.textContent = 'Taking…';
+    try {
+      const reply = await request({ type: 'take', conversation_id: id });
+      state.waiting.delete(id);
+      if (reply.conversation) onConversation(reply.conversation, false);
+      if (state.convs.has(id)) select(id, { focus: true });
+    } catch (e) {
+      if (e.code === 'offer_gone') {
+        state.waiting.delete(id);
+        toast('Someone else took that chat, or the visitor left.');
+      } else {
+        button.textContent = 'Take';
+        button.disabled = false;
+        toast(`Could not take the chat: ${e.message}`, 'error');
+      }
+    }
+    renderWaiting();
+  }
+
   async function declineOffer(id, button) {
     button.disabled = true;
     try {
@@ -784,6 +812,7 @@
 
   function renderAll() {
     renderOffers();
+    renderWaiting();
     renderConvList();
     for (const rec of state.convs.values()) renderRecord(rec);
     renderStage();
@@ -826,6 +855,39 @@
     jump.hidden = n === 0;
     jump.textContent = `${n} new`;
     jump.setAttribute('aria-label', n === 1 ? '1 incoming chat' : `${n} incoming chats`);
+  }
+
+  // The waiting list: chats waiting in the queues this agent serves and not offered to them
+  // (those are incoming offers above), oldest first, each with a Take button.
+  function renderWaiting() {
+    const list = $('waiting-list');
+    const me = state.agent && state.agent.id;
+    const focusedId = document.activeElement && document.activeElement.dataset
+      ? document.activeElement.dataset.takeId : undefined;
+    const items = Array.from(state.waiting.values())
+      .filter((c) => c.offered_agent_id !== me && !state.offers.has(c.id))
+      .sort((a, b) => a.created_at - b.created_at);
+    clear(list);
+    for (const c of items) {
+      const headingId = `waiting-${c.id}-title`;
+      const take = h('button', { type: 'button', class: 'btn btn--secondary btn--small', 'aria-describedby': headingId, 'data-take-id': c.id }, 'Take');
+      take.disabled = !conn.ready;
+      take.addEventListener('click', () => takeWaiting(c.id, take));
+      // One telling answer (not the name, already the title, nor a consent tick box).
+      const hint = displayableContext(c).find(([, v]) => v !== 'true' && v !== 'false' && v !== visitorLabel(c));
+      list.append(h('li', { class: 'waiting-item', 'data-conversation-id': c.id },
+        h('div', { class: 'offer-head' },
+          h('h3', { id: headingId, class: 'offer-title' }, visitorLabel(c)),
+          c.state === 'transferred' ? h('span', { class: 'tag' }, 'Transferred') : null,
+          h('span', { class: 'offer-wait', 'data-since': c.created_at }, `waiting ${fmtWaiting(c.created_at)}`)),
+        h('p', { class: 'waiting-sub' }, c.offered_agent_id ? 'Offered to a colleague' : 'Not offered to anyone',
+          hint ? ` · ${hint[0]}: ${hint[1]}` : ''),
+        take));
+      if (focusedId === String(c.id)) take.focus();
+    }
+    $('waiting-count').hidden = items.length === 0;
+    $('waiting-count').textContent = String(items.length);
+    $('waiting-empty').hidden = items.length !== 0;
   }
 
   function buildOfferCard(c) {

@@ -122,6 +122,10 @@ pub enum AgentIn {
     Reject {
         conversation_id: ConversationId,
     },
+    /// Takes a chat from the waiting list (whoever it is offered to, if anyone).
+    Take {
+        conversation_id: ConversationId,
+    },
     Send {
         conversation_id: ConversationId,
         client_msg_id: String,
@@ -266,6 +270,16 @@ pub enum Out<'a> {
         agent: AgentInfo,
         presence: Presence,
         conversations: Vec<ConversationView>,
+        /// The chats waiting in the agent's queues (every queue for an admin), oldest first.
+        waiting: Vec<ConversationView>,
+    },
+    /// Agents: a chat joined or changed on the waiting list of a queue the agent serves.
+    Waiting {
+        conversation: ConversationView,
+    },
+    /// Agents: a chat left the waiting list (taken, accepted, ended).
+    WaitingGone {
+        conversation_id: ConversationId,
     },
     Chat {
         conversation: ConversationView,

@@ -177,6 +177,9 @@ pub trait Store: Send + Sync + 'static {
     async fn open_conversations_of_agent(&self, agent: AgentId) -> Result<Vec<Conversation>>;
     /// Conversations of the queue waiting for an agent and not offered to anyone, oldest first.
     async fn unoffered_waiting(&self, queue: QueueId) -> Result<Vec<Conversation>>;
+    /// Every conversation of the queue waiting for an agent (offered or not), oldest first, at
+    /// most `limit`: the waiting list agents can take chats from.
+    async fn waiting_in_queue(&self, queue: QueueId, limit: u32) -> Result<Vec<Conversation>>;
     /// 1 + the number of the queue's conversations waiting longer than this one; `None` if it
     /// is not waiting.
     async fn queue_position(&self, id: ConversationId) -> Result<Option<i64>>;
@@ -196,6 +199,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool>;
     /// Clears the offer if it is still `agent`'s; false otherwise.
     async fn withdraw_offer(&self, id: ConversationId, agent: AgentId) -> Result<bool>;
+    /// Compare-and-set: waiting (offered to anyone or no one) → active and assigned to `agent`,
+    /// an agent taking the chat from the waiting list. `None` when it is no longer waiting.
+    async fn take_conversation(
+        &self,
+        id: ConversationId,
+        agent: AgentId,
+        now: Timestamp,
+    ) -> Result<Option<Conversation>>;
     /// Compare-and-set: waiting and offered to `agent` → active and assigned to `agent`.
     /// `None` when the offer is gone (withdrawn, taken, or the conversation ended).
     async fn accept_conversation(

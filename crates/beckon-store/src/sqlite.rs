@@ -1525,6 +1525,21 @@ impl Store for SqliteStore {
         .collect()
     }
 
+    async fn waiting_in_queue(&self, queue: QueueId, limit: u32) -> Result<Vec<Conversation>> {
+        sqlx::query(&format!(
+            "select {CONVERSATION_COLS} from conversation
+             where queue_id = ?1 and state in ('queued', 'transferred')
+             order by created_at, conversation_id limit ?2"
+        ))
+        .bind(queue.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(conversation_row)
+        .collect()
+    }
+
     async fn unoffered_waiting(&self, queue: QueueId) -> Result<Vec<Conversation>> {
         sqlx::query(&format!(
             "select {CONVERSATION_COLS} from conversation
@@ -1823,6 +1838,27 @@ impl Store for SqliteStore {
         .fetch_one(&self.read)
         .await?;
         Ok(at.map(Timestamp))
+    }
+
+    async fn take_conversation(
+        &self,
+        id: ConversationId,
+        agent: AgentId,
+        now: Timestamp,
+    ) -> Result<Option<Conversation>> {
+        sqlx::query(&format!(
+            "update conversation set state = 'active', agent_id = ?1, offered_agent_id = null,
+                 offer_expires_at = null, accepted_at = coalesce(accepted_at, ?3)
+             where conversation_id = ?2 and state in ('queued', 'transferred')
+             returning {CONVERSATION_COLS}"
+        ))
+        .bind(agent.0)
+        .bind(id.0)
+        .bind(now.0)
+        .fetch_optional(&self.write)
+        .await?
+        .map(|r| conversation_row(&r))
+        .transpose()
     }
 
     async fn accept_conversation(

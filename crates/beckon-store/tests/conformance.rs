@@ -1011,6 +1011,40 @@ async fn invites_are_claimed_once_per_visitor_and_paced_for_the_cluster(w: World
     assert_eq!(s.live_nodes(Timestamp(20_000)).await.unwrap(), ["n2"]);
 }
 
+async fn waiting_chats_are_listed_and_taken_once_whoever_was_offered_them(w: World) {
+    let (a, b) = (w.agent("a@x.test").await, w.agent("b@x.test").await);
+    let c1 = w.conversation(w.visitor("tok-w1").await).await;
+    let c2 = w.conversation(w.visitor("tok-w2").await).await;
+    let ids = |cs: Vec<Conversation>| cs.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(ids(w.store.waiting_in_queue(w.queue, 10).await.unwrap()), [c1.id, c2.id], "oldest first");
+    assert_eq!(ids(w.store.waiting_in_queue(w.queue, 1).await.unwrap()), [c1.id], "at most the limit");
+    // Offered to b, the chat is still on the list, and a may take it: the offer goes.
+    assert!(w.offer(c1.id, b).await);
+    assert_eq!(w.store.waiting_in_queue(w.queue, 10).await.unwrap().len(), 2);
+    let (ta, tb) = tokio::join!(
+        w.store.take_conversation(c1.id, a, Timestamp(5_000)),
+        w.store.take_conversation(c1.id, b, Timestamp(5_000)),
+    );
+    let taken = match (ta.unwrap(), tb.unwrap()) {
+        (Some(t), None) | (None, Some(t)) => t,
+        other => panic!("exactly one agent takes it: {other:?}"),
+    };
+    assert_eq!((taken.state, taken.offered_agent_id), (ConversationState::Active, None));
+    assert!(
+        w.store.take_conversation(c1.id, a, Timestamp(5_001)).await.unwrap().is_none(),
+        "no longer waiting"
+    );
+    assert_eq!(ids(w.store.waiting_in_queue(w.queue, 10).await.unwrap()), [c2.id]);
+    assert!(
+        w.store.average_wait_ms(w.queue, Timestamp(0)).await.unwrap().is_some(),
+        "a take is an acceptance"
+    );
+    // An ended chat cannot be taken.
+    w.store.close_conversation(c2.id, ConversationState::Abandoned, Timestamp(6_000)).await.unwrap().unwrap();
+    assert!(w.store.take_conversation(c2.id, a, Timestamp(6_001)).await.unwrap().is_none());
+    assert!(w.store.waiting_in_queue(w.queue, 10).await.unwrap().is_empty());
+}
+
 macro_rules! backend_tests {
     ($backend:ident, $make:ident: $($test:ident),* $(,)?) => {
         mod $backend {
@@ -1049,6 +1083,7 @@ backend_tests!(sqlite, sqlite_world:
     admins_edit_agents_and_widgets,
     a_proactive_conversation_knows_its_invite,
     invites_are_claimed_once_per_visitor_and_paced_for_the_cluster,
+    waiting_chats_are_listed_and_taken_once_whoever_was_offered_them,
 );
 
 backend_tests!(postgres, postgres_world:
@@ -1076,6 +1111,7 @@ backend_tests!(postgres, postgres_world:
     admins_edit_agents_and_widgets,
     a_proactive_conversation_knows_its_invite,
     invites_are_claimed_once_per_visitor_and_paced_for_the_cluster,
+    waiting_chats_are_listed_and_taken_once_whoever_was_offered_them,
 );
 
 #[tokio::test]

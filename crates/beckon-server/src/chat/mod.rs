@@ -16,7 +16,7 @@ use crate::visitor_auth::Identity;
 use beckon_bus::Bus;
 use beckon_domain::events::{Envelope, Event, Invite, Topic};
 use beckon_domain::message::{INTERNAL_TAG, Message, NewMessage, Sender};
-use beckon_domain::model::{Agent, Conversation, Widget};
+use beckon_domain::model::{Agent, Conversation, Role, Widget};
 use beckon_domain::routing::RouteFacts;
 use beckon_domain::*;
 use beckon_store::{Appended, NewConversation, Store, StoreError};
@@ -411,6 +411,45 @@ impl Chat {
         Ok(accepted)
     }
 
+    /// The agent takes a chat from the waiting list: it is theirs at once, whoever it was
+    /// offered to (that offer is withdrawn). Members of the chat's queue may, and admins of its
+    /// organisation — also when Away or Busy, and when they declined it before.
+    pub async fn take(&self, conversation: ConversationId, agent: &Agent) -> ChatResult<Conversation> {
+        let c = self
+            .store
+            .conversation(conversation)
+            .await?
+            .filter(|c| c.org_id == agent.org_id)
+            .ok_or(ChatError::NotYours)?;
+        if !self.serves(agent, c.queue_id).await? {
+            return Err(ChatError::NotYours);
+        }
+        let offered = c.offered_agent_id.filter(|a| *a != agent.id);
+        let taken = self
+            .store
+            .take_conversation(conversation, agent.id, self.now())
+            .await?
+            .ok_or(ChatError::OfferGone)?;
+        tracing::info!(conversation = %conversation, agent = %agent.id, "conversation taken from the waiting list");
+        self.publish_conversation(&taken, offered.as_slice()).await;
+        self.system_message(conversation, format!("{} joined the chat.", agent.name), &["agentaccepted"])
+            .await?;
+        if let Some(q) = taken.queue_id {
+            self.positions_changed(q);
+        }
+        Ok(taken)
+    }
+
+    /// Whether the agent sees (and may take) the waiting chats of `queue`: its members do, and
+    /// the organisation's admins see every queue.
+    pub async fn serves(&self, agent: &Agent, queue: Option<QueueId>) -> ChatResult<bool> {
+        if agent.role == Role::Admin {
+            return Ok(true);
+        }
+        let Some(queue) = queue else { return Ok(false) };
+        Ok(self.store.agent_queues(agent.id).await?.contains(&queue))
+    }
+
     /// The assigned agent hands the conversation to another queue or agent, with an optional
     /// note only agents see. The visitor is told they are being transferred; the conversation
     /// waits (`transferred`) until the target accepts it.
@@ -638,7 +677,9 @@ impl Chat {
     /// Tells everyone concerned that a conversation changed: its participants, its visitor's
     /// tabs, its agent and offered agent, and `also` (e.g. an agent whose offer was withdrawn).
     pub async fn publish_conversation(&self, c: &Conversation, also: &[AgentId]) {
-        let mut topics = vec![Topic::Conversation(c.id), Topic::Visitor(c.visitor_id)];
+        // The organisation's consoles too: each keeps the waiting list of the queues its agent
+        // serves, and checks that on delivery.
+        let mut topics = vec![Topic::Conversation(c.id), Topic::Visitor(c.visitor_id), Topic::Org(c.org_id)];
         topics.extend(c.agent_id.iter().chain(&c.offered_agent_id).chain(also).map(|a| Topic::Agent(*a)));
         let agent_name = match c.agent_id {
             Some(a) => self.store.agent(a).await.ok().flatten().map(|a| a.name),

@@ -302,6 +302,8 @@ pub(crate) async fn put_agent_queues(
     let agent = agent.ok_or_else(|| ApiError::not_found("agent"))?;
     check_queues(&app, &admin, body.queue_ids.iter().copied()).await?;
     app.store.set_agent_queues(agent.id, &body.queue_ids, app.clock.now()).await?;
+    // Open consoles read the agent's queues again (their waiting list follows).
+    app.chat.agent_changed(agent.id).await;
     // The agent may now take waiting conversations of the new queues.
     for q in &body.queue_ids {
         app.chat.route_queue(*q).await;
@@ -720,13 +722,14 @@ pub(crate) async fn patch_agent(
         tracing::info!(agent = %agent.id, by = %admin.id, "agent password reset by an admin");
     }
     let updated = updated.ok_or_else(|| ApiError::not_found("agent"))?;
-    // Open consoles check their session and role at once (closed when signed out or demoted).
+    if let Some(q) = &body.queue_ids {
+        app.store.set_agent_queues(agent.id, q, app.clock.now()).await?;
+    }
+    // Open consoles check their session and role at once (closed when signed out or demoted),
+    // and read the agent's queues again for their waiting list.
     app.chat.agent_changed(agent.id).await;
     if disable == Some(true) {
         app.chat.release_agent(&updated).await;
-    }
-    if let Some(q) = &body.queue_ids {
-        app.store.set_agent_queues(agent.id, q, app.clock.now()).await?;
     }
     // More capacity or new queues may let the agent take conversations that are waiting.
     for q in app.store.agent_queues(agent.id).await? {

@@ -14,9 +14,12 @@ use beckon_domain::events::{Envelope, Event, Invite, Topic};
 use beckon_domain::message::Sender;
 use beckon_domain::model::{Agent, Conversation, Role};
 use beckon_domain::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 const REPLAY_PAGE: u32 = 500;
+/// The most chats one console's waiting list holds (per queue in the welcome, and in all):
+/// a bound on what a flood of waiting chats makes each console keep and draw.
+const WAITING_LIST_MAX: usize = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Relation {
@@ -35,6 +38,11 @@ pub struct AgentSession {
     /// For each conversation assigned to the agent, the highest seq this console has been given:
     /// messages reach it in seq order with no gap (see `on_event`).
     delivered: HashMap<ConversationId, i64>,
+    /// The queues whose waiting chats this console lists (`None`: every queue, an admin), as
+    /// the store said at the start and after each change to the account.
+    serves: Option<HashSet<QueueId>>,
+    /// The chats on this console's waiting list, at most [`WAITING_LIST_MAX`].
+    waiting: HashSet<ConversationId>,
 }
 
 /// Close codes the console acts on (docs/protocol.md).
@@ -43,7 +51,63 @@ pub const CLOSE_ACCOUNT_CHANGED: u16 = 4002;
 
 impl AgentSession {
     pub fn new(app: AppState, sid: SessionId, agent: Agent, session_hash: String) -> Self {
-        Self { app, sid, agent, session_hash, conversations: HashMap::new(), delivered: HashMap::new() }
+        Self {
+            app,
+            sid,
+            agent,
+            session_hash,
+            conversations: HashMap::new(),
+            delivered: HashMap::new(),
+            serves: Some(HashSet::new()),
+            waiting: HashSet::new(),
+        }
+    }
+
+    /// Reads which queues' waiting chats this agent sees (its queues; every queue for an admin).
+    async fn load_serves(&mut self) -> Result<(), beckon_store::StoreError> {
+        self.serves = if self.agent.role == Role::Admin {
+            None
+        } else {
+            Some(self.app.store.agent_queues(self.agent.id).await?.into_iter().collect())
+        };
+        Ok(())
+    }
+
+    /// The waiting chats of the queues this agent serves, oldest first (at most the list's bound).
+    async fn waiting_list(&mut self) -> Result<Vec<Conversation>, beckon_store::StoreError> {
+        let queues: Vec<QueueId> = match &self.serves {
+            Some(qs) => qs.iter().copied().collect(),
+            None => {
+                self.app.store.queues_of_org(self.agent.org_id).await?.into_iter().map(|q| q.id).collect()
+            }
+        };
+        let mut all = Vec::new();
+        for q in queues {
+            all.extend(self.app.store.waiting_in_queue(q, WAITING_LIST_MAX as u32).await?);
+        }
+        all.sort_by_key(|c| (c.created_at, c.id));
+        all.truncate(WAITING_LIST_MAX);
+        self.waiting = all.iter().map(|c| c.id).collect();
+        Ok(all)
+    }
+
+    /// Keeps the console's waiting list in step with a conversation's change, checking at
+    /// delivery that the chat belongs to this organisation and a queue this agent serves.
+    fn update_waiting(&mut self, c: &Conversation, view: &ConversationView, out: &mut Replies) {
+        let sees = c.org_id == self.agent.org_id
+            && match (&self.serves, c.queue_id) {
+                (None, _) => true,
+                (Some(qs), Some(q)) => qs.contains(&q),
+                (Some(_), None) => false,
+            };
+        if sees && c.state.is_waiting() {
+            if self.waiting.contains(&c.id) || self.waiting.len() < WAITING_LIST_MAX {
+                self.waiting.insert(c.id);
+                out.send(&Out::Waiting { conversation: view.clone() }, None);
+            }
+        } else if self.waiting.remove(&c.id) {
+            out.send(&Out::WaitingGone { conversation_id: c.id }, None);
+        }
     }
 
     /// This console's id in the cluster: the node's id and this socket's number on it.
@@ -63,7 +127,28 @@ impl AgentSession {
             Ok(Some(now)) if now.role != self.agent.role => {
                 out.close = Some((CLOSE_ACCOUNT_CHANGED, "account changed"));
             }
-            Ok(Some(now)) => self.agent = now,
+            Ok(Some(now)) => {
+                self.agent = now;
+                // Queue membership may have changed: the waiting list follows it.
+                if let Err(e) = self.load_serves().await {
+                    tracing::warn!(error = %e, "reading an agent's queues failed");
+                }
+                let before = std::mem::take(&mut self.waiting);
+                match self.waiting_list().await {
+                    Ok(list) => {
+                        for id in before.iter().filter(|id| !self.waiting.contains(id)) {
+                            out.send(&Out::WaitingGone { conversation_id: *id }, None);
+                        }
+                        for c in &list {
+                            out.send(&Out::Waiting { conversation: self.view(c, None) }, None);
+                        }
+                    }
+                    Err(e) => {
+                        self.waiting = before;
+                        tracing::warn!(error = %e, "reading the waiting chats failed");
+                    }
+                }
+            }
             // The store is unreachable: keep going; the next check decides.
             Err(e) => tracing::warn!(error = %e, "checking an agent's session failed"),
         }
@@ -169,6 +254,26 @@ impl AgentSession {
                 match self.app.chat.accept(conversation_id, &self.agent).await {
                     Ok(c) => {
                         self.follow(&c).await;
+                        out.send(&Out::Chat { conversation: self.view(&c, None), existing: false }, rid);
+                    }
+                    Err(e) => {
+                        if !self.follows(conversation_id) {
+                            self.app.hub.unsubscribe(self.sid, topic);
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            AgentIn::Take { conversation_id } => {
+                // As with an accept: follow first, so the "joined" message cannot slip past.
+                let topic = Topic::Conversation(conversation_id);
+                self.app.hub.subscribe(self.sid, topic).await;
+                match self.app.chat.take(conversation_id, &self.agent).await {
+                    Ok(c) => {
+                        self.follow(&c).await;
+                        if self.waiting.remove(&c.id) {
+                            out.send(&Out::WaitingGone { conversation_id: c.id }, None);
+                        }
                         out.send(&Out::Chat { conversation: self.view(&c, None), existing: false }, rid);
                     }
                     Err(e) => {
@@ -314,6 +419,19 @@ impl Handler for AgentSession {
             self.follow(c).await;
             views.push(self.view(c, None));
         }
+        let waiting = match self.load_serves().await {
+            Ok(()) => self.waiting_list().await,
+            Err(e) => Err(e),
+        };
+        let waiting = match waiting {
+            Ok(list) => list.iter().map(|c| self.view(c, None)).collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "loading the waiting chats failed");
+                out.error("internal", "could not load the waiting chats; reconnect", None);
+                out.close = Some((1011, "internal error"));
+                return;
+            }
+        };
         let agent = AgentInfo {
             id: self.agent.id,
             name: self.agent.name.clone(),
@@ -321,7 +439,7 @@ impl Handler for AgentSession {
             role: self.agent.role,
             capacity: self.agent.capacity,
         };
-        out.send(&Out::AgentWelcome { agent, presence, conversations: views }, None);
+        out.send(&Out::AgentWelcome { agent, presence, conversations: views, waiting }, None);
     }
 
     async fn on_text(&mut self, text: &str, out: &mut Replies) {
@@ -386,6 +504,7 @@ impl Handler for AgentSession {
                 }
                 let now = self.follow(c).await;
                 let view = self.view(c, agent_name.clone());
+                self.update_waiting(c, &view, out);
                 match (before, now) {
                     (before, Some(Relation::Offered)) if before != Some(Relation::Offered) => {
                         out.send(&Out::Offer { conversation: view }, None)
