@@ -1161,19 +1161,7 @@ impl Store for PgStore {
         agent: AgentId,
         now: Timestamp,
     ) -> Result<Option<Conversation>> {
-        sqlx::query(&format!(
-            "update conversation set state = 'active', agent_id = $1, offered_agent_id = null,
-                 offer_expires_at = null, accepted_at = coalesce(accepted_at, $3)
-             where conversation_id = $2 and state in ('queued', 'transferred')
-             returning {CONVERSATION_COLS}"
-        ))
-        .bind(agent.0)
-        .bind(id.0)
-        .bind(now.0)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|r| conversation_row(&r))
-        .transpose()
+        assign_waiting(&self.pool, id, agent, now, false).await
     }
 
     async fn accept_conversation(
@@ -1182,19 +1170,7 @@ impl Store for PgStore {
         agent: AgentId,
         now: Timestamp,
     ) -> Result<Option<Conversation>> {
-        sqlx::query(&format!(
-            "update conversation set state = 'active', agent_id = $1, offered_agent_id = null,
-                 offer_expires_at = null, accepted_at = coalesce(accepted_at, $3)
-             where conversation_id = $2 and offered_agent_id = $1 and state in ('queued', 'transferred')
-             returning {CONVERSATION_COLS}"
-        ))
-        .bind(agent.0)
-        .bind(id.0)
-        .bind(now.0)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|r| conversation_row(&r))
-        .transpose()
+        assign_waiting(&self.pool, id, agent, now, true).await
     }
 
     async fn transfer_conversation(
@@ -1724,4 +1700,30 @@ impl Store for PgStore {
         .fetch_optional(&self.pool)
         .await?)
     }
+}
+
+/// Waiting → active and assigned to `agent` (an accept when `offered_only`, which needs the
+/// conversation offered to `agent`; else a take from the waiting list), in one statement.
+async fn assign_waiting(
+    db: &sqlx::PgPool,
+    id: ConversationId,
+    agent: AgentId,
+    now: Timestamp,
+    offered_only: bool,
+) -> Result<Option<Conversation>> {
+    sqlx::query(&format!(
+        "update conversation set state = 'active', agent_id = $1, offered_agent_id = null,
+             offer_expires_at = null, accepted_at = coalesce(accepted_at, $3)
+         where conversation_id = $2 and state in ('queued', 'transferred')
+           and (offered_agent_id = $1 or not $4)
+         returning {CONVERSATION_COLS}"
+    ))
+    .bind(agent.0)
+    .bind(id.0)
+    .bind(now.0)
+    .bind(offered_only)
+    .fetch_optional(db)
+    .await?
+    .map(|r| conversation_row(&r))
+    .transpose()
 }

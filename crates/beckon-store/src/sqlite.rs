@@ -1846,19 +1846,7 @@ impl Store for SqliteStore {
         agent: AgentId,
         now: Timestamp,
     ) -> Result<Option<Conversation>> {
-        sqlx::query(&format!(
-            "update conversation set state = 'active', agent_id = ?1, offered_agent_id = null,
-                 offer_expires_at = null, accepted_at = coalesce(accepted_at, ?3)
-             where conversation_id = ?2 and state in ('queued', 'transferred')
-             returning {CONVERSATION_COLS}"
-        ))
-        .bind(agent.0)
-        .bind(id.0)
-        .bind(now.0)
-        .fetch_optional(&self.write)
-        .await?
-        .map(|r| conversation_row(&r))
-        .transpose()
+        assign_waiting(&self.write, id, agent, now, false).await
     }
 
     async fn accept_conversation(
@@ -1867,19 +1855,7 @@ impl Store for SqliteStore {
         agent: AgentId,
         now: Timestamp,
     ) -> Result<Option<Conversation>> {
-        sqlx::query(&format!(
-            "update conversation set state = 'active', agent_id = ?1, offered_agent_id = null,
-                 offer_expires_at = null, accepted_at = coalesce(accepted_at, ?3)
-             where conversation_id = ?2 and offered_agent_id = ?1 and state in ('queued', 'transferred')
-             returning {CONVERSATION_COLS}"
-        ))
-        .bind(agent.0)
-        .bind(id.0)
-        .bind(now.0)
-        .fetch_optional(&self.write)
-        .await?
-        .map(|r| conversation_row(&r))
-        .transpose()
+        assign_waiting(&self.write, id, agent, now, true).await
     }
 
     async fn transfer_conversation(
@@ -2168,6 +2144,32 @@ impl Store for SqliteStore {
         .await?;
         row.map(|r| Ok((r.try_get("invite_id")?, r.try_get("source")?, r.try_get("message")?))).transpose()
     }
+}
+
+/// Waiting → active and assigned to `agent` (an accept when `offered_only`, which needs the
+/// conversation offered to `agent`; else a take from the waiting list), in one statement.
+async fn assign_waiting(
+    db: &sqlx::SqlitePool,
+    id: ConversationId,
+    agent: AgentId,
+    now: Timestamp,
+    offered_only: bool,
+) -> Result<Option<Conversation>> {
+    sqlx::query(&format!(
+        "update conversation set state = 'active', agent_id = ?1, offered_agent_id = null,
+             offer_expires_at = null, accepted_at = coalesce(accepted_at, ?3)
+         where conversation_id = ?2 and state in ('queued', 'transferred')
+           and (offered_agent_id = ?1 or not ?4)
+         returning {CONVERSATION_COLS}"
+    ))
+    .bind(agent.0)
+    .bind(id.0)
+    .bind(now.0)
+    .bind(offered_only)
+    .fetch_optional(db)
+    .await?
+    .map(|r| conversation_row(&r))
+    .transpose()
 }
 
 #[cfg(test)]
