@@ -181,13 +181,11 @@ test('invite → routed by rule → offered to the right agent → chat → relo
   await expect(card.locator('.pill')).toHaveText(/Invited/);
   await sw.accept.click();
   await expect(sw.window).toBeVisible();
-  // The shop page has no "Case Id": General, Alex's queue.
+  // Alex's own invite: the chat is Alex's at once, no offer card to accept.
   await alexPage.getByRole('button', { name: /^Chats/ }).click();
-  const liveOffer = alexPage.locator('.offer-card');
-  await expect(liveOffer).toBeVisible();
-  await expect(liveOffer.locator('.tag--proactive')).toBeVisible();
-  await liveOffer.getByRole('button', { name: 'Accept' }).click();
-  await expect(sw.log).toContainText('Alex (demo agent)');
+  await expect(alexPage.locator('.conv-item:not(.conv-item--ended)', { has: alexPage.locator('.tag--proactive') })).toBeVisible();
+  await expect(alexPage.locator('.offer-card')).toHaveCount(0);
+  await expect(sw.log).toContainText('Alex (demo agent) joined the chat.');
   await alexPage.getByRole('button', { name: /Live visitors/ }).click();
   await expect(card.locator('.pill')).toHaveText('Chatting');
   await expect(card.getByRole('button', { name: 'In a chat' })).toBeDisabled();

@@ -45,10 +45,17 @@ test('an agent invites a live visitor; accepting starts a proactive chat tagged 
     f.visitor.last_invite && f.visitor.last_invite.invite_id === inviteId && f.visitor.last_invite.outcome === 'shown',
   { what: 'invite shown in the live list' });
 
+  const since = agent.mark();
   await w.accept.click();
   await expect(w.invite).toBeHidden();
-  const { offer, conversation } = await agent.acceptOffer();
-  expect(offer.proactive).toBe(true);
+  // The agent's own invite: the chat is theirs at once (no offer to accept), and the visitor
+  // reads that they joined rather than "Waiting for an agent…".
+  const { conversation } = await agent.waitFor((f) => f.type === 'chat' && f.conversation.state === 'active',
+    { since, what: 'the chat from the agent\'s own invite' });
+  expect(conversation.proactive).toBe(true);
+  expect(agent.frames.slice(since).some((f) => f.type === 'offer')).toBe(false);
+  await expect(w.log.getByText(/joined the chat\./)).toBeVisible();
+  await expect(w.window.getByText('Waiting for an agent…')).toHaveCount(0);
   const start = await waitForLcw(page, 'startChat');
   expect(start.detail).toMatchObject({ conversationId: conversation.id, proactive: true });
 

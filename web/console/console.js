@@ -441,6 +441,8 @@
     if (rel === 'assigned') {
       const isNew = !state.convs.has(c.id);
       const rec = upsertRecord(c);
+      // Ours again (taken back from the waiting list): "You transferred this chat" no longer holds.
+      rec.transferredTo = null;
       if (isNew) syncRecord(rec);
       renderRecord(rec);
     } else {

@@ -21,7 +21,7 @@ use crate::timers::{Schedule, Timers};
 use crate::visitor_auth::Identity;
 use beckon_domain::events::{Event, Invite, Topic};
 use beckon_domain::model::{PageView, Visit, Widget};
-use beckon_domain::{Context, OrgId, QueueId, Timestamp, VisitorId, WidgetId};
+use beckon_domain::{AgentId, Context, OrgId, QueueId, Timestamp, VisitorId, WidgetId};
 use beckon_store::{NewInviteEvent, Store, StoreError};
 use beckon_triggers::{
     CountryCode, DeviceType, EngineSettings, ExitIntent, Facts, History, PageFacts, QueueFacts, Rule, RuleId,
@@ -238,14 +238,23 @@ impl Triggers {
         }
     }
 
-    /// The queue a rule invite sent the visitor to, if `invite_id` is one (whichever node sent
-    /// it: read from its stored `offered` record).
-    pub async fn queue_of_invite(&self, visitor: VisitorId, invite_id: &str) -> Option<QueueId> {
-        match self.store.invite_queue(visitor, invite_id).await {
-            Ok(q) => q,
+    /// Where an invite the server sent (whichever node sent it: read from its stored `offered`
+    /// record) wants the chat to go: the queue a rule's invite named, and the agent who sent an
+    /// agent's invite. `(None, None)` for an invite the server does not know (the page's own).
+    pub async fn invite_origin(
+        &self,
+        visitor: VisitorId,
+        invite_id: &str,
+    ) -> (Option<QueueId>, Option<AgentId>) {
+        match self.store.offered_invite(visitor, invite_id).await {
+            Ok(Some((queue, source))) => {
+                let agent = source.strip_prefix("agent:").and_then(|a| a.parse().ok()).map(AgentId);
+                (queue, agent)
+            }
+            Ok(None) => (None, None),
             Err(e) => {
-                tracing::error!(error = %e, "reading an invite's queue failed");
-                None
+                tracing::error!(error = %e, "reading an invite failed");
+                (None, None)
             }
         }
     }

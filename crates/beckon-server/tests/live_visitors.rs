@@ -169,3 +169,57 @@ async fn admins_read_the_invite_funnel_as_json_and_csv() {
         http.get(app.http("/v1/admin/analytics/invites")).header("cookie", sam).send().await.unwrap();
     assert_eq!(denied.status(), 403);
 }
+
+/// The agent invites the visitor and returns the invite's id once the widget has it.
+async fn invite(agent: &mut WsClient, visitor: &mut WsClient, vid: &Value) -> String {
+    let sent =
+        agent.request(json!({"type": "invite", "visitor_id": vid, "message": "Can I help?"})).await.unwrap();
+    assert_eq!(sent["type"], "invite_sent", "{sent}");
+    let shown = visitor.expect("invite").await.unwrap();
+    shown["invite_id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_chat_from_an_agents_own_invite_is_theirs_at_once_unless_they_went_offline() {
+    let app = spawn_app().await;
+    let mut alex = app.available_agent().await;
+    let (mut v, welcome) = app.new_visitor().await;
+    let vid = welcome["visitor_id"].clone();
+    alex.wait_for("arrival", |f| is_visitor(f, &vid)).await.unwrap();
+
+    // Accepting Alex's invite: no offer for Alex to accept, no "waiting for an agent".
+    let invite_id = invite(&mut alex, &mut v, &vid).await;
+    let chat =
+        v.request(json!({"type": "start_chat", "proactive": true, "invite_id": invite_id})).await.unwrap();
+    let cid = chat["conversation"]["id"].clone();
+    assert_eq!(chat["conversation"]["state"], "active", "{chat}");
+    let joined = v
+        .wait_for("joined", |f| {
+            f["type"] == "message"
+                && f["message"]["text"].as_str().is_some_and(|t| t.ends_with(" joined the chat."))
+        })
+        .await
+        .unwrap();
+    assert!(!joined["message"]["tags"].as_array().unwrap().iter().any(|t| t == "queueposition"));
+    let mine =
+        alex.wait_for("the chat", |f| f["type"] == "chat" && f["conversation"]["id"] == cid).await.unwrap();
+    assert_eq!(mine["conversation"]["state"], "active");
+    assert!(alex.take_pending().iter().all(|f| f["type"] != "offer"), "nothing to accept");
+    let close = v.request(json!({"type": "close_chat"})).await.unwrap();
+    assert_eq!(close["type"], "ok");
+
+    // An inviter who went offline before the visitor accepted: the chat is routed as any other
+    // (here to Sam, the one available agent).
+    let mut sam = app.extra_agent("sam@demo.beckon", "Sam", 3).await;
+    let (mut v2, welcome) = app.new_visitor().await;
+    let vid2 = welcome["visitor_id"].clone();
+    alex.wait_for("arrival", |f| is_visitor(f, &vid2)).await.unwrap();
+    let invite_id = invite(&mut alex, &mut v2, &vid2).await;
+    let off = alex.request(json!({"type": "presence", "status": "offline"})).await.unwrap();
+    assert_eq!(off["status"], "offline");
+    let chat =
+        v2.request(json!({"type": "start_chat", "proactive": true, "invite_id": invite_id})).await.unwrap();
+    assert_eq!(chat["conversation"]["state"], "queued");
+    let offer = sam.expect("offer").await.unwrap();
+    assert_eq!(offer["conversation"]["id"], chat["conversation"]["id"]);
+}

@@ -115,3 +115,35 @@ async fn taking_a_chat_offered_to_someone_else_withdraws_that_offer() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_chat_transferred_to_a_queue_is_not_offered_back_to_who_handed_it_on() {
+    let app = spawn_app().await;
+    let mut sam = app.extra_agent("sam@demo.beckon", "Sam", 3).await;
+    let (mut visitor, _) = app.new_visitor().await;
+    let chat = visitor.request(json!({"type": "start_chat"})).await.unwrap();
+    let cid = chat["conversation"]["id"].as_i64().unwrap();
+    sam.expect("offer").await.unwrap();
+    let accepted = sam.request(json!({"type": "accept", "conversation_id": cid})).await.unwrap();
+    let queue = accepted["conversation"]["queue_id"].clone();
+
+    // Sam, the only available agent, hands it to the queue: it is not offered straight back to
+    // Sam; it waits on the list, where Sam (or anyone of the queue) can still take it.
+    let moved =
+        sam.request(json!({"type": "transfer", "conversation_id": cid, "queue_id": queue})).await.unwrap();
+    assert_eq!(moved["type"], "ok", "{moved}");
+    let waiting = sam
+        .wait_for("waiting", |f| {
+            f["type"] == "waiting"
+                && f["conversation"]["id"] == cid
+                && f["conversation"]["state"] == "transferred"
+        })
+        .await
+        .unwrap();
+    assert!(waiting["conversation"].get("offered_agent_id").is_none(), "offered to no one: {waiting}");
+    // Another available agent of the queue gets it.
+    let mut kim = app.extra_agent("kim@demo.beckon", "Kim", 3).await;
+    let offer = kim.expect("offer").await.unwrap();
+    assert_eq!(offer["conversation"]["id"], cid);
+    assert!(sam.take_pending().iter().all(|f| f["type"] != "offer"), "never offered back to Sam");
+}

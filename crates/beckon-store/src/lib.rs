@@ -81,8 +81,13 @@ pub trait Store: Send + Sync + 'static {
     /// The invite is off the screen (accepted, declined, expired): the claim is released.
     /// `None`: whichever invite holds it (the visitor moved to another page).
     async fn release_invite(&self, visitor: VisitorId, invite_id: Option<&str>) -> Result<()>;
-    /// The queue a rule's invite named, from its `offered` record.
-    async fn invite_queue(&self, visitor: VisitorId, invite_id: &str) -> Result<Option<QueueId>>;
+    /// An invite the server sent the visitor, from its `offered` record: the queue a rule's
+    /// invite named, and its source (`rule:<id>`, `agent:<id>`).
+    async fn offered_invite(
+        &self,
+        visitor: VisitorId,
+        invite_id: &str,
+    ) -> Result<Option<(Option<QueueId>, String)>>;
     /// Rule invites offered to the queue at or after `since` (pacing, for the whole cluster).
     async fn rule_invites_since(&self, queue: QueueId, since: Timestamp) -> Result<u32>;
     /// (views of `url` by the visitor, all their page views), across visits.

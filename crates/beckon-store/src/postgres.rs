@@ -279,15 +279,19 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn invite_queue(&self, visitor: VisitorId, invite_id: &str) -> Result<Option<QueueId>> {
-        let q: Option<Option<i64>> = sqlx::query_scalar(
-            "select queue_id from invite_event where visitor_id = $1 and invite_id = $2 and outcome = 'offered'",
+    async fn offered_invite(
+        &self,
+        visitor: VisitorId,
+        invite_id: &str,
+    ) -> Result<Option<(Option<QueueId>, String)>> {
+        let row: Option<(Option<i64>, String)> = sqlx::query_as(
+            "select queue_id, source from invite_event where visitor_id = $1 and invite_id = $2 and outcome = 'offered'",
         )
         .bind(visitor.0)
         .bind(invite_id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(q.flatten().map(QueueId))
+        Ok(row.map(|(q, source)| (q.map(QueueId), source)))
     }
 
     async fn rule_invites_since(&self, queue: QueueId, since: Timestamp) -> Result<u32> {

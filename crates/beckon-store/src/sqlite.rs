@@ -749,15 +749,19 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn invite_queue(&self, visitor: VisitorId, invite_id: &str) -> Result<Option<QueueId>> {
-        let q: Option<Option<i64>> = sqlx::query_scalar(
-            "select queue_id from invite_event where visitor_id = ? and invite_id = ? and outcome = 'offered'",
+    async fn offered_invite(
+        &self,
+        visitor: VisitorId,
+        invite_id: &str,
+    ) -> Result<Option<(Option<QueueId>, String)>> {
+        let row: Option<(Option<i64>, String)> = sqlx::query_as(
+            "select queue_id, source from invite_event where visitor_id = ? and invite_id = ? and outcome = 'offered'",
         )
         .bind(visitor.0)
         .bind(invite_id)
         .fetch_optional(&self.read)
         .await?;
-        Ok(q.flatten().map(QueueId))
+        Ok(row.map(|(q, source)| (q.map(QueueId), source)))
     }
 
     async fn rule_invites_since(&self, queue: QueueId, since: Timestamp) -> Result<u32> {

@@ -1003,9 +1003,10 @@ async fn invites_are_claimed_once_per_visitor_and_paced_for_the_cluster(w: World
     s.record_invite_event(offered(other, "r3", "rule:2", None), Timestamp(60_000)).await.unwrap();
     assert_eq!(s.rule_invites_since(w.queue, Timestamp(50_000)).await.unwrap(), 2, "rules' only");
     assert_eq!(s.rule_invites_since(w.queue, Timestamp(50_001)).await.unwrap(), 1);
-    assert_eq!(s.invite_queue(v, "r1").await.unwrap(), q);
-    assert_eq!(s.invite_queue(other, "r3").await.unwrap(), None);
-    assert_eq!(s.invite_queue(v, "r2").await.unwrap(), None, "another visitor's");
+    assert_eq!(s.offered_invite(v, "r1").await.unwrap(), Some((q, "rule:1".to_owned())));
+    assert_eq!(s.offered_invite(other, "r3").await.unwrap(), Some((None, "rule:2".to_owned())));
+    assert_eq!(s.offered_invite(other, "a1").await.unwrap(), Some((q, "agent:1".to_owned())));
+    assert_eq!(s.offered_invite(v, "r2").await.unwrap(), None, "another visitor's");
 
     s.node_heartbeat("n2", Timestamp(30_000), Timestamp(1_000)).await.unwrap();
     s.node_heartbeat("n1", Timestamp(20_000), Timestamp(1_000)).await.unwrap();

@@ -91,6 +91,8 @@ pub struct Seen {
     pub country: Option<String>,
     /// The queue a trigger rule's invite named, when the chat comes from one.
     pub invited_to: Option<QueueId>,
+    /// The agent whose own invite the visitor accepted: the chat is theirs at once.
+    pub invited_by: Option<AgentId>,
 }
 
 /// Where a transferred conversation goes.
@@ -244,6 +246,11 @@ impl Chat {
             Err(e) => return Err(e.into()),
         };
         tracing::info!(conversation = %conversation.id, visitor = %visitor, proactive, "conversation started");
+        if let Some(agent) = seen.invited_by
+            && let Some(taken) = self.to_inviting_agent(&conversation, agent).await?
+        {
+            return Ok((taken, false));
+        }
         self.publish_conversation(&conversation, &[]).await;
         if let Some(queue) = conversation.queue_id {
             if let Err(e) = self.try_route_queue(queue).await {
@@ -257,6 +264,26 @@ impl Chat {
             self.positions_changed(queue);
         }
         Ok((conversation, false))
+    }
+
+    /// A chat that comes from an agent's own invite goes straight to that agent (no offer to
+    /// accept, no "waiting for an agent"), as long as they are still of this organisation,
+    /// enabled and not offline; `None` leaves it to routing.
+    async fn to_inviting_agent(&self, c: &Conversation, agent: AgentId) -> ChatResult<Option<Conversation>> {
+        let Some(inviter) = self.store.agent(agent).await?.filter(|a| a.org_id == c.org_id && !a.disabled)
+        else {
+            return Ok(None);
+        };
+        if self.effective_presence(inviter.id).await? == Presence::Offline {
+            return Ok(None);
+        }
+        let Some(taken) = self.store.take_conversation(c.id, inviter.id, self.now()).await? else {
+            return Ok(None);
+        };
+        tracing::info!(conversation = %c.id, agent = %inviter.id, "conversation from an agent's invite goes to that agent");
+        self.publish_conversation(&taken, &[]).await;
+        self.system_message(c.id, format!("{} joined the chat.", inviter.name), &["agentaccepted"]).await?;
+        Ok(Some(taken))
     }
 
     /// Stores a visitor's or agent's message and tells everyone in the conversation.

@@ -611,15 +611,16 @@ impl VisitorSession {
                 }
                 let ready = self.ready.as_ref().expect("after hello");
                 let identity = ready.identity.clone();
-                let invited_to = match invite_id.as_deref() {
-                    Some(i) => self.app.triggers.queue_of_invite(visitor, i).await,
-                    None => None,
+                let (invited_to, invited_by) = match invite_id.as_deref() {
+                    Some(i) => self.app.triggers.invite_origin(visitor, i).await,
+                    None => (None, None),
                 };
                 let ready = self.ready.as_ref().expect("after hello");
                 let seen = Seen {
                     page_url: ready.page_url.clone(),
                     country: ready.visit.meta.country.clone(),
                     invited_to,
+                    invited_by,
                 };
                 // A failed or missing authentication never silently becomes an anonymous chat.
                 if let Some(id) = &identity
