@@ -169,11 +169,15 @@ async fn waiting_visitors_hear_their_place_in_line() {
     let (mut first, _) = app.new_visitor().await;
     first.request(json!({"type": "start_chat"})).await.unwrap();
     let m = first.wait_for("position", in_line).await.unwrap();
-    assert_eq!(m["message"]["text"], "You're next in line. An agent will be with you shortly.");
+    // Nobody is at work yet: the visitor is told so, not promised a short wait.
+    assert_eq!(
+        m["message"]["text"],
+        "No agent is available right now. You're next in line: an agent will join as soon as one is available."
+    );
     let (mut second, _) = app.new_visitor().await;
     second.request(json!({"type": "start_chat"})).await.unwrap();
     let m = second.wait_for("position", in_line).await.unwrap();
-    assert_eq!(m["message"]["text"], "You are number 2 in line.");
+    assert_eq!(m["message"]["text"], "No agent is available right now. You are number 2 in line.");
 
     // An agent takes the first chat after 20 s (inside the offer timeout); the second moves up.
     let mut alex = app.available_agent().await;
@@ -196,4 +200,16 @@ async fn waiting_visitors_hear_their_place_in_line() {
         .await
         .unwrap();
     assert_eq!(avg["message"]["text"], "The average wait is about 1 minute.");
+
+    // Alex goes Away: a newcomer is told nobody is available, and hears no average wait (there
+    // is one to quote, but nobody to keep it). Start_chat replies once the newcomer's notices are
+    // stored, so the store shows all of them.
+    alex.request(json!({"type": "presence", "status": "away"})).await.unwrap();
+    let (mut fourth, _) = app.new_visitor().await;
+    let chat = fourth.request(json!({"type": "start_chat"})).await.unwrap();
+    let cid = beckon_domain::ConversationId(chat["conversation"]["id"].as_i64().unwrap());
+    let state = app.app.as_ref().unwrap().state();
+    let notices: Vec<_> = state.store.messages_after(cid, 0, 10).await.unwrap();
+    let texts: Vec<&str> = notices.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["No agent is available right now. You are number 3 in line."]);
 }

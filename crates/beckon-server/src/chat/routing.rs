@@ -95,16 +95,23 @@ impl Chat {
                 news.push((c.id, position, first));
             }
         }
-        let average = match news.iter().any(|(_, _, first)| *first) {
+        if news.is_empty() {
+            return Ok(());
+        }
+        // With nobody of the queue at work (all away or offline), an "average wait" would be a
+        // promise nobody keeps: the visitor is told so instead.
+        let staffed = self.anyone_available(queue).await?;
+        let average = match staffed && news.iter().any(|(_, _, first)| *first) {
             true => self.store.average_wait_ms(queue, Timestamp(self.now().0 - 24 * 3_600_000)).await?,
             false => None,
         };
         // Written together, so the store commits them in one group rather than one by one.
         let writes = news.into_iter().map(|(id, position, first)| async move {
-            let text = if position == 1 {
-                "You're next in line. An agent will be with you shortly.".to_owned()
-            } else {
-                format!("You are number {position} in line.")
+            let text = match (staffed, position) {
+                (true, 1) => "You're next in line. An agent will be with you shortly.".to_owned(),
+                (true, n) => format!("You are number {n} in line."),
+                (false, 1) => "No agent is available right now. You're next in line: an agent will join as soon as one is available.".to_owned(),
+                (false, n) => format!("No agent is available right now. You are number {n} in line."),
             };
             self.system_message(id, text, &["queueposition"]).await?;
             if first && let Some(ms) = average {
@@ -119,6 +126,16 @@ impl Chat {
             result?;
         }
         Ok(())
+    }
+
+    /// Whether an agent of the queue is at work now: Available, or Busy (taking no new chat
+    /// for the moment, but there). Away and Offline agents answer nobody.
+    async fn anyone_available(&self, queue: QueueId) -> Result<bool, StoreError> {
+        use beckon_domain::Presence;
+        let ids: Vec<AgentId> = self.store.queue_agents(queue).await?.iter().map(|a| a.id).collect();
+        let presences =
+            self.store.agent_presences(&ids, self.now().plus_millis(-self.presence_grace_ms)).await?;
+        Ok(presences.values().any(|p| matches!(p.effective(), Presence::Available | Presence::Busy)))
     }
 
     pub(super) async fn try_route_queue(&self, queue: QueueId) -> Result<(), StoreError> {
