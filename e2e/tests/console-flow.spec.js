@@ -194,7 +194,7 @@ test('invite → routed by rule → offered to the right agent → chat → relo
 
   // --- out of hours: General closed now, set in the administration ---
   await alexPage.getByRole('button', { name: 'Administration' }).click();
-  const general = alexPage.locator('.admin-item', { hasText: 'General' });
+  const general = alexPage.locator('.admin-item', { has: alexPage.locator('.admin-item-title', { hasText: /^General$/ }) });
   await expect(general.locator('[data-role="hours-status"]')).toHaveText('Always open');
   await general.getByRole('button', { name: 'Edit hours' }).click();
   const hoursForm = general.locator('form');

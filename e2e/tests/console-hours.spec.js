@@ -29,7 +29,7 @@ test('a day with two openings survives the hours editor, and ranges can be added
   expect(put).toBe(200);
 
   await page.getByRole('button', { name: 'Administration' }).click();
-  const general = page.locator('#view-admin .admin-item', { hasText: 'General' });
+  const general = page.locator('#view-admin .admin-item', { has: page.locator('.admin-item-title', { hasText: /^General$/ }) });
   await expect(general.locator('.admin-item-sub')).toHaveText('Europe/Paris: Mon 09:00–12:00, 13:30–18:00 · Tue 09:00–17:00');
   await general.getByRole('button', { name: 'Edit hours' }).click();
   await expect(general.getByLabel('Monday opens at')).toHaveCount(2);

@@ -668,7 +668,8 @@
           h('h3', { class: 'admin-item-title' }, q.name),
           h('span', { class: `pill pill--${!q.hours || q.open_now ? 'chatting' : 'declined'}`, 'data-role': 'hours-status' }, this.hoursText(q)),
           h('span', { class: 'admin-item-spacer' }), edit),
-        q.hours ? h('p', { class: 'admin-item-sub' }, this.hoursSummary(q.hours)) : null);
+        q.hours ? h('p', { class: 'admin-item-sub' }, this.hoursSummary(q.hours)) : null,
+        this.fallbackRow(q));
       edit.addEventListener('click', () => {
         const open = li.querySelector('.hours-form');
         if (open) { open.remove(); edit.setAttribute('aria-expanded', 'false'); return; }
@@ -676,6 +677,32 @@
         edit.setAttribute('aria-expanded', 'true');
       });
       return li;
+    },
+
+    // Where the queue's new chats go while it is closed or nobody of it is Available or Busy.
+    fallbackRow(q) {
+      const id = nextId('fallback');
+      const select = h('select', { id, 'data-role': 'fallback' },
+        h('option', { value: '' }, 'Nowhere: they wait here (or are refused while closed)'),
+        this.queues.filter((o) => o.id !== q.id).map((o) => h('option', { value: String(o.id) }, o.name)));
+      select.value = q.fallback_queue_id ? String(q.fallback_queue_id) : '';
+      select.addEventListener('change', async () => {
+        const to = select.value ? Number(select.value) : null;
+        select.disabled = true;
+        try {
+          await api('PUT', `/v1/admin/queues/${q.id}/fallback`, { fallback_queue_id: to });
+          q.fallback_queue_id = to;
+          toast(to ? `While “${q.name}” is closed or unstaffed, its chats go to “${select.selectedOptions[0].textContent}”.`
+            : `“${q.name}” keeps its chats.`);
+        } catch (e) {
+          select.value = q.fallback_queue_id ? String(q.fallback_queue_id) : '';
+          toast(`Could not save: ${e.message}`, 'error');
+        } finally {
+          select.disabled = false;
+        }
+      });
+      return h('p', { class: 'admin-fallback' },
+        h('label', { for: id }, 'When closed or nobody is available, send new chats to '), select);
     },
 
     hoursSummary(hours) {

@@ -137,6 +137,10 @@ pub struct Queue {
     pub name: String,
     /// When the queue takes chats; `None`: always.
     pub hours: Option<crate::hours::OperatingHours>,
+    /// Where its chats go while it is closed or nobody of it is at work (`None`: they wait here,
+    /// or are refused while closed).
+    #[serde(default)]
+    pub fallback_queue_id: Option<QueueId>,
     pub created_at: Timestamp,
 }
 

@@ -213,3 +213,105 @@ async fn waiting_visitors_hear_their_place_in_line() {
     let texts: Vec<&str> = notices.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(texts, ["No agent is available right now. You are number 3 in line."]);
 }
+
+#[tokio::test]
+async fn a_closed_or_unstaffed_queue_sends_new_chats_to_its_fallback() {
+    // The test clock starts on Thursday 2026-01-01 at 00:00 UTC.
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let admin = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
+    let queues: Value = http
+        .get(app.http("/v1/admin/queues"))
+        .header("cookie", &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let general = queues["queues"][0]["id"].clone();
+    let night: Value = http
+        .post(app.http("/v1/admin/queues"))
+        .header("cookie", &admin)
+        .json(&json!({"name": "Night desk"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let night = night["queue"]["id"].clone();
+    let put =
+        |path: String, body: Value| http.put(app.http(&path)).header("cookie", &admin).json(&body).send();
+
+    // Bad fallbacks are refused with the field named.
+    let own = put(format!("/v1/admin/queues/{general}/fallback"), json!({"fallback_queue_id": general}))
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 400);
+    let unknown = put(format!("/v1/admin/queues/{general}/fallback"), json!({"fallback_queue_id": 999_999}))
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 400);
+    let set = put(format!("/v1/admin/queues/{general}/fallback"), json!({"fallback_queue_id": night}))
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 200);
+    let listed: Value = http
+        .get(app.http("/v1/admin/queues"))
+        .header("cookie", &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["queues"].as_array().unwrap().iter().find(|q| q["id"] == general).unwrap()["fallback_queue_id"],
+        night
+    );
+
+    // Nobody of General is at work (the demo agent is signed out); Nia of the night desk is.
+    let mut nia = app.extra_agent("nia@demo.beckon", "Nia", 3).await;
+    let state = app.app.as_ref().unwrap().state();
+    let nia_id = state.store.agent_credentials("nia@demo.beckon").await.unwrap().unwrap().0.id;
+    let now = state.clock.now();
+    state
+        .store
+        .set_agent_queues(nia_id, &[beckon_domain::QueueId(night.as_i64().unwrap())], now)
+        .await
+        .unwrap();
+    let (mut v, _) = app.new_visitor().await;
+    let chat = v.request(json!({"type": "start_chat"})).await.unwrap();
+    assert_eq!(chat["conversation"]["queue_id"], night, "unstaffed General → the night desk: {chat}");
+    let offer = nia.expect("offer").await.unwrap();
+    assert_eq!(offer["conversation"]["id"], chat["conversation"]["id"]);
+
+    // General closed for the night (09:00–17:00 on weekdays; it is 00:00): the widget does not
+    // say "we're away" (its chats go to the night desk), and a chat starts there.
+    let weekdays: Vec<Value> = ["mon", "tue", "wed", "thu", "fri"]
+        .iter()
+        .map(|d| json!({"day": d, "open": "09:00", "close": "17:00"}))
+        .collect();
+    let hours = put(
+        format!("/v1/admin/queues/{general}/hours"),
+        json!({"hours": {"time_zone": "UTC", "weekly": weekdays}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(hours.status(), 200);
+    let _alex = app.available_agent().await; // at work, but General is closed
+    let (mut v2, welcome) = app.new_visitor().await;
+    assert_eq!(welcome["queue"]["open"], true, "the fallback is open: {welcome}");
+    let chat = v2.request(json!({"type": "start_chat"})).await.unwrap();
+    assert_eq!(chat["conversation"]["queue_id"], night);
+
+    // Without the fallback, General's hours apply again.
+    let cleared = put(format!("/v1/admin/queues/{general}/fallback"), json!({"fallback_queue_id": null}))
+        .await
+        .unwrap();
+    assert_eq!(cleared.status(), 200);
+    let (mut v3, welcome) = app.new_visitor().await;
+    assert_eq!(welcome["queue"]["open"], false);
+    assert_eq!(v3.request(json!({"type": "start_chat"})).await.unwrap()["code"], "queue_closed");
+}

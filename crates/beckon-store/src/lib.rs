@@ -42,6 +42,8 @@ pub trait Store: Send + Sync + 'static {
     async fn create_org(&self, name: &str, now: Timestamp) -> Result<Org>;
     async fn create_queue(&self, org: OrgId, name: &str, now: Timestamp) -> Result<Queue>;
     async fn queue(&self, id: QueueId) -> Result<Option<Queue>>;
+    /// Sets (or clears) where the queue's chats go while it is closed or unstaffed.
+    async fn set_queue_fallback(&self, id: QueueId, fallback: Option<QueueId>) -> Result<()>;
     async fn set_queue_hours(
         &self,
         id: QueueId,

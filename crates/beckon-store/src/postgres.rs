@@ -127,7 +127,14 @@ impl Store for PgStore {
         .fetch_one(&self.pool)
         .await
         .map_err(conflict_on_unique("queue name taken"))?;
-        Ok(Queue { id: QueueId(id), org_id: org, name: name.to_owned(), hours: None, created_at: now })
+        Ok(Queue {
+            id: QueueId(id),
+            org_id: org,
+            name: name.to_owned(),
+            hours: None,
+            fallback_queue_id: None,
+            created_at: now,
+        })
     }
 
     async fn queue(&self, id: QueueId) -> Result<Option<Queue>> {
@@ -137,6 +144,18 @@ impl Store for PgStore {
             .await?
             .map(|r| queue_row(&r))
             .transpose()
+    }
+
+    async fn set_queue_fallback(&self, id: QueueId, fallback: Option<QueueId>) -> Result<()> {
+        let r = sqlx::query("update queue set fallback_queue_id = $1 where queue_id = $2")
+            .bind(fallback.map(|q| q.0))
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound("queue"));
+        }
+        Ok(())
     }
 
     async fn set_queue_hours(

@@ -535,6 +535,7 @@ fn queue_row(r: &SqliteRow) -> Result<Queue> {
         org_id: OrgId(r.try_get("org_id")?),
         name: r.try_get("name")?,
         hours: hours.map(|h| serde_json::from_str(&h).map_err(|_| corrupt("queue.hours"))).transpose()?,
+        fallback_queue_id: r.try_get::<Option<i64>, _>("fallback_queue_id")?.map(QueueId),
         created_at: Timestamp(r.try_get("created_at")?),
     })
 }
@@ -601,16 +602,35 @@ impl Store for SqliteStore {
                 e.into()
             }
         })?;
-        Ok(Queue { id: QueueId(id), org_id: org, name: name.to_owned(), hours: None, created_at: now })
+        Ok(Queue {
+            id: QueueId(id),
+            org_id: org,
+            name: name.to_owned(),
+            hours: None,
+            fallback_queue_id: None,
+            created_at: now,
+        })
     }
 
     async fn queue(&self, id: QueueId) -> Result<Option<Queue>> {
-        sqlx::query("select queue_id, org_id, name, hours, created_at from queue where queue_id = ?")
+        sqlx::query("select queue_id, org_id, name, hours, fallback_queue_id, created_at from queue where queue_id = ?")
             .bind(id.0)
             .fetch_optional(&self.read)
             .await?
             .map(|r| queue_row(&r))
             .transpose()
+    }
+
+    async fn set_queue_fallback(&self, id: QueueId, fallback: Option<QueueId>) -> Result<()> {
+        let r = sqlx::query("update queue set fallback_queue_id = ? where queue_id = ?")
+            .bind(fallback.map(|q| q.0))
+            .bind(id.0)
+            .execute(&self.write)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound("queue"));
+        }
+        Ok(())
     }
 
     async fn set_queue_hours(
@@ -1918,7 +1938,7 @@ impl Store for SqliteStore {
 
     async fn queues_of_org(&self, org: OrgId) -> Result<Vec<Queue>> {
         sqlx::query(
-            "select queue_id, org_id, name, hours, created_at from queue where org_id = ? order by name",
+            "select queue_id, org_id, name, hours, fallback_queue_id, created_at from queue where org_id = ? order by name",
         )
         .bind(org.0)
         .fetch_all(&self.read)

@@ -1048,6 +1048,19 @@ async fn waiting_chats_are_listed_and_taken_once_whoever_was_offered_them(w: Wor
     assert!(w.store.waiting_in_queue(w.queue, 10).await.unwrap().is_empty());
 }
 
+async fn a_queue_names_its_fallback(w: World) {
+    let now = Timestamp(1_000);
+    let spare = w.store.create_queue(w.org, "Spare", now).await.unwrap();
+    assert_eq!(w.store.queue(w.queue).await.unwrap().unwrap().fallback_queue_id, None);
+    w.store.set_queue_fallback(w.queue, Some(spare.id)).await.unwrap();
+    assert_eq!(w.store.queue(w.queue).await.unwrap().unwrap().fallback_queue_id, Some(spare.id));
+    let listed = w.store.queues_of_org(w.org).await.unwrap();
+    assert_eq!(listed.iter().find(|q| q.id == w.queue).unwrap().fallback_queue_id, Some(spare.id));
+    w.store.set_queue_fallback(w.queue, None).await.unwrap();
+    assert_eq!(w.store.queue(w.queue).await.unwrap().unwrap().fallback_queue_id, None);
+    assert!(matches!(w.store.set_queue_fallback(QueueId(999_999), None).await, Err(StoreError::NotFound(_))));
+}
+
 macro_rules! backend_tests {
     ($backend:ident, $make:ident: $($test:ident),* $(,)?) => {
         mod $backend {
@@ -1087,6 +1100,7 @@ backend_tests!(sqlite, sqlite_world:
     a_proactive_conversation_knows_its_invite,
     invites_are_claimed_once_per_visitor_and_paced_for_the_cluster,
     waiting_chats_are_listed_and_taken_once_whoever_was_offered_them,
+    a_queue_names_its_fallback,
 );
 
 backend_tests!(postgres, postgres_world:
@@ -1115,6 +1129,7 @@ backend_tests!(postgres, postgres_world:
     a_proactive_conversation_knows_its_invite,
     invites_are_claimed_once_per_visitor_and_paced_for_the_cluster,
     waiting_chats_are_listed_and_taken_once_whoever_was_offered_them,
+    a_queue_names_its_fallback,
 );
 
 #[tokio::test]

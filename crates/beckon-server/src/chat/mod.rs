@@ -217,6 +217,10 @@ impl Chat {
             }
             None => seen.invited_to.or(widget.default_queue_id),
         };
+        let queue_id = match queue_id {
+            Some(q) => Some(self.with_fallback(q).await?),
+            None => None,
+        };
         if let Some(q) = queue_id
             && let Some(hours) = self.store.queue(q).await?.and_then(|q| q.hours)
         {
@@ -264,6 +268,41 @@ impl Chat {
             self.positions_changed(queue);
         }
         Ok((conversation, false))
+    }
+
+    /// The queue a new chat for `first` goes to, following the queues' fallbacks (at most five
+    /// steps, never a queue twice, never out of the organisation): the first that is open with
+    /// someone at work (Available or Busy); else the first that is open (the chat waits there);
+    /// else `first` (closed: the chat is refused with the time it opens).
+    pub async fn with_fallback(&self, first: QueueId) -> Result<QueueId, StoreError> {
+        let now = self.now();
+        let mut chain: Vec<(QueueId, bool)> = Vec::new(); // (queue, open)
+        let mut next = Some(first);
+        let mut org = None;
+        while let Some(id) = next.take() {
+            if chain.len() == 5 || chain.iter().any(|(q, _)| *q == id) {
+                break;
+            }
+            let Some(queue) = self.store.queue(id).await? else { break };
+            if *org.get_or_insert(queue.org_id) != queue.org_id {
+                break;
+            }
+            let open = queue.hours.as_ref().is_none_or(|h| h.status(now).open);
+            if open && (queue.fallback_queue_id.is_none() || self.anyone_available(id).await?) {
+                // Open and staffed, or open with nowhere further to go: here.
+                return Ok(self.chosen(first, id));
+            }
+            chain.push((id, open));
+            next = queue.fallback_queue_id;
+        }
+        Ok(chain.iter().find(|(_, open)| *open).map_or(first, |(q, _)| self.chosen(first, *q)))
+    }
+
+    fn chosen(&self, first: QueueId, to: QueueId) -> QueueId {
+        if to != first {
+            tracing::info!(from = %first, to = %to, "queue closed or unstaffed: its fallback takes the chat");
+        }
+        to
     }
 
     /// A chat that comes from an agent's own invite goes straight to that agent (no offer to
@@ -602,6 +641,8 @@ impl Chat {
         let Some(queue) = widget.default_queue_id else {
             return Ok(Availability::default());
         };
+        // Where a chat started now would go (the widget's queue, or its fallback).
+        let queue = self.with_fallback(queue).await?;
         let capacity = self.queue_capacity(queue).await?;
         let position = match waiting {
             Some(c) => self.store.queue_position(c).await?,

@@ -130,7 +130,7 @@ impl Chat {
 
     /// Whether an agent of the queue is at work now: Available, or Busy (taking no new chat
     /// for the moment, but there). Away and Offline agents answer nobody.
-    async fn anyone_available(&self, queue: QueueId) -> Result<bool, StoreError> {
+    pub(super) async fn anyone_available(&self, queue: QueueId) -> Result<bool, StoreError> {
         use beckon_domain::Presence;
         let ids: Vec<AgentId> = self.store.queue_agents(queue).await?.iter().map(|a| a.id).collect();
         let presences =

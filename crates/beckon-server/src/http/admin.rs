@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/admin/analytics/invites", get(invite_funnel))
         .route("/v1/admin/queues", get(list_queues).post(create_queue))
         .route("/v1/admin/queues/{id}/hours", put(put_queue_hours))
+        .route("/v1/admin/queues/{id}/fallback", put(put_queue_fallback))
         .route("/v1/admin/routing-rules", get(get_rules).put(put_rules))
         .route("/v1/admin/agents/{id}/queues", put(put_agent_queues))
         .route("/v1/admin/agents", get(list_agents).post(create_agent))
@@ -49,6 +50,8 @@ pub(crate) struct QueueStatus {
     open_now: bool,
     /// When it next opens, while closed (Unix milliseconds).
     opens_at: Option<Timestamp>,
+    /// Where its chats go while it is closed or nobody of it is at work.
+    fallback_queue_id: Option<QueueId>,
 }
 
 /// The organisation's queues, with their operating hours and whether each is open now.
@@ -80,6 +83,7 @@ pub(crate) async fn list_queues(
                 hours: q.hours.clone(),
                 open_now: status.is_none_or(|s| s.open),
                 opens_at: status.and_then(|s| s.opens_at),
+                fallback_queue_id: q.fallback_queue_id,
             }
         })
         .collect();
@@ -204,6 +208,62 @@ pub(crate) async fn put_queue_hours(
     Ok(Json(QueueHoursEnvelope {
         queue: QueueWithHours { id: queue.id, name: queue.name, hours: body.hours },
     }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct QueueFallback {
+    /// Another queue of the organisation, or `null` (or absent): none.
+    fallback_queue_id: Option<QueueId>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct QueueFallbackSet {
+    queue_id: QueueId,
+    fallback_queue_id: Option<QueueId>,
+}
+
+/// Sets (or, with `null`, clears) where a queue's new chats go while it is closed or nobody of
+/// it is Available or Busy: a chat routed to it goes to the fallback instead when that one is
+/// open (and, following its own fallback, staffed).
+#[utoipa::path(
+    put,
+    path = "/v1/admin/queues/{id}/fallback",
+    tag = "admin",
+    security(("session" = [])),
+    params(("id" = i64, Path, description = "Queue id")),
+    request_body = QueueFallback,
+    responses(
+        (status = 200, description = "Set", body = QueueFallbackSet),
+        (status = 400, description = "Not JSON, a malformed id, the queue itself or another organisation's queue (`invalid_field`)", body = ErrorBody),
+        (status = 401, description = "Not signed in (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such queue in the organisation (`not_found`)", body = ErrorBody),
+        (status = 413, description = "The body is too large (`bad_request`)", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json` (`bad_request`)", body = ErrorBody),
+        (status = 422, description = "The JSON is not of this shape (`bad_request`)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn put_queue_fallback(
+    State(app): State<AppState>,
+    CurrentAdmin(admin): CurrentAdmin,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<QueueFallback>,
+) -> Result<Json<QueueFallbackSet>, ApiError> {
+    let queue = app.store.queue(QueueId(id)).await?.filter(|q| q.org_id == admin.org_id);
+    let queue = queue.ok_or_else(|| ApiError::not_found("queue"))?;
+    if let Some(to) = body.fallback_queue_id {
+        if to == queue.id {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "fallback_queue_id: a queue cannot fall back on itself",
+            ));
+        }
+        check_queues(&app, &admin, [to]).await.map_err(|_| {
+            ApiError::bad_request("invalid_field", format!("fallback_queue_id: there is no queue {to}"))
+        })?;
+    }
+    app.store.set_queue_fallback(queue.id, body.fallback_queue_id).await?;
+    Ok(Json(QueueFallbackSet { queue_id: queue.id, fallback_queue_id: body.fallback_queue_id }))
 }
 
 /// The routing rules, in order (first match wins).

@@ -51,6 +51,7 @@ pub const UNDESCRIBED_API_ROUTES: &[&str] = &["/v1/visitor/ws", "/v1/agent/ws"];
         admin::list_queues,
         admin::create_queue,
         admin::put_queue_hours,
+        admin::put_queue_fallback,
         admin::get_rules,
         admin::put_rules,
         admin::put_agent_queues,

@@ -409,10 +409,14 @@ impl VisitorSession {
         Ok(visit)
     }
 
-    /// Whether the widget's queue is open now (for the launcher and the offline message).
+    /// Whether the widget's queue (or, while it is closed or unstaffed, its fallback) is open
+    /// now, for the launcher and the offline message.
     async fn queue_status(&self, widget: &Widget) -> Result<QueueStatus, StoreError> {
         let hours = match widget.default_queue_id {
-            Some(q) => self.app.store.queue(q).await?.and_then(|q| q.hours),
+            Some(q) => {
+                let q = self.app.chat.with_fallback(q).await?;
+                self.app.store.queue(q).await?.and_then(|q| q.hours)
+            }
             None => None,
         };
         let status = hours.map(|h| h.status(self.now()));
