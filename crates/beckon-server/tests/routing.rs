@@ -220,15 +220,7 @@ async fn a_closed_or_unstaffed_queue_sends_new_chats_to_its_fallback() {
     let app = spawn_app().await;
     let http = reqwest::Client::new();
     let admin = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
-    let queues: Value = http
-        .get(app.http("/v1/admin/queues"))
-        .header("cookie", &admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let queues = app.get_json("/v1/admin/queues", &admin).await;
     let general = queues["queues"][0]["id"].clone();
     let night: Value = http
         .post(app.http("/v1/admin/queues"))
@@ -257,15 +249,7 @@ async fn a_closed_or_unstaffed_queue_sends_new_chats_to_its_fallback() {
         .await
         .unwrap();
     assert_eq!(set.status(), 200);
-    let listed: Value = http
-        .get(app.http("/v1/admin/queues"))
-        .header("cookie", &admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = app.get_json("/v1/admin/queues", &admin).await;
     assert_eq!(
         listed["queues"].as_array().unwrap().iter().find(|q| q["id"] == general).unwrap()["fallback_queue_id"],
         night
