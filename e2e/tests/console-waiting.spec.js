@@ -58,8 +58,13 @@ test('a declined chat stays on the waiting list and an Away agent takes it', asy
   await composer.fill('Sorry for the wait, Amy. How can I help?');
   await composer.press('Enter');
   await expect(w.log.getByText('Sorry for the wait, Amy. How can I help?')).toBeVisible();
-  await visitorSays(page, 'Thanks!');
-  await expect(con.locator('.bubble', { hasText: 'Thanks!' })).toBeVisible();
+  await visitorSays(page, 'Thanks! My order is https://shop.example/orders/42.');
+  const bubble = con.locator('.bubble', { hasText: 'Thanks!' });
+  await expect(bubble).toBeVisible();
+  // The address is a link (opened in a new tab, without access to the console), the rest text.
+  await expect(bubble.locator('a')).toHaveAttribute('href', 'https://shop.example/orders/42');
+  await expect(bubble.locator('a')).toHaveAttribute('rel', 'noopener noreferrer nofollow ugc');
+  await expect(bubble).toContainText('Thanks! My order is https://shop.example/orders/42.');
   expect(errors).toEqual([]);
   await ctx.close();
 });

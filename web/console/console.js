@@ -40,6 +40,26 @@
     return el;
   }
 
+  // Message text with its web addresses as links: text nodes and <a> elements (never HTML),
+  // http(s) only, opened in a new tab without giving it the console (rel=noopener).
+  const URL_RE = /\b(?:https?:\/\/|www\.)[^\s<>"']+/gi;
+  function linkify(text) {
+    const out = [];
+    let last = 0;
+    for (const m of String(text).matchAll(URL_RE)) {
+      let raw = m[0].replace(/[.,;:!?]+$/, '');
+      if (raw.endsWith(')') && !raw.includes('(')) raw = raw.slice(0, -1);
+      const href = /^www\./i.test(raw) ? `https://${raw}` : raw;
+      let ok = false;
+      try { ok = ['http:', 'https:'].includes(new URL(href).protocol); } catch (_) { ok = false; }
+      if (!ok || m.index < last) continue;
+      out.push(text.slice(last, m.index), h('a', { href, target: '_blank', rel: 'noopener noreferrer nofollow ugc' }, raw));
+      last = m.index + raw.length;
+    }
+    out.push(text.slice(last));
+    return out;
+  }
+
   function clear(el) {
     while (el.firstChild) el.removeChild(el.firstChild);
   }
@@ -1174,7 +1194,7 @@
     const mine = kind === 'agent' && state.agent && m.sender.agent_id === state.agent.id;
     const who = kind === 'visitor' ? 'Visitor' : mine ? 'You' : (m.sender.name || 'Agent');
     return h('div', { class: `msg msg--${kind}`, 'data-seq': m.seq },
-      h('p', { class: 'bubble' }, h('span', { class: 'sr-only' }, `${who}: `), m.text),
+      h('p', { class: 'bubble' }, h('span', { class: 'sr-only' }, `${who}: `), linkify(m.text)),
       h('p', { class: 'msg-meta', 'aria-hidden': 'true' }, `${who} · ${fmtTime(m.created_at)}`));
   }
 

@@ -41,6 +41,7 @@
     '.msg .meta{display:block;font-size:12px;text-align:right}' +
     '.msg.failed{background:#fdecea;color:#8a1c12}' +
     '.link{border:0;background:none;padding:0;color:inherit;text-decoration:underline}' +
+    '.msg .text a{color:inherit;text-decoration:underline;overflow-wrap:anywhere}' +
     '.typing{min-height:20px;margin:0;padding:0 16px;font-size:13px;color:#555;font-style:italic}' +
     '.ended{padding:10px 16px;border-top:1px solid #e3e3e3;text-align:center}' +
     '.ended p{margin:0 0 8px}' +
@@ -78,6 +79,26 @@
       for (var k in attrs) e.setAttribute(k, attrs[k]);
       if (text != null) e.textContent = text;
       return e;
+    }
+    // Message text with its web addresses as links: built as text nodes and <a> elements (never
+    // HTML), http(s) only, opened in a new tab without giving it this page (rel=noopener).
+    var URL_RE = /\b(?:https?:\/\/|www\.)[^\s<>"']+/gi;
+    function linkified(text) {
+      var frag = document.createDocumentFragment(), last = 0, m;
+      URL_RE.lastIndex = 0;
+      while ((m = URL_RE.exec(text))) {
+        var raw = m[0].replace(/[.,;:!?]+$/, '');
+        if (/\)$/.test(raw) && raw.indexOf('(') < 0) raw = raw.slice(0, -1);
+        var href = /^www\./i.test(raw) ? 'https://' + raw : raw, ok = false;
+        try { ok = /^https?:$/.test(new URL(href).protocol); } catch (e) { ok = false; }
+        if (!ok) continue;
+        frag.appendChild(document.createTextNode(text.slice(last, m.index)));
+        frag.appendChild(el('a', { href: href, target: '_blank', rel: 'noopener noreferrer nofollow ugc' }, raw));
+        last = m.index + raw.length;
+        URL_RE.lastIndex = last;
+      }
+      frag.appendChild(document.createTextNode(text.slice(last)));
+      return frag;
     }
     function add(parent) {
       for (var i = 1; i < arguments.length; i++) parent.appendChild(arguments[i]);
@@ -200,7 +221,7 @@
       if (!node) {
         node = el('div', { 'class': 'msg ' + (m.kind || 'system') });
         if (m.kind === 'agent') node.appendChild(el('span', { 'class': 'who' }, m.name || 'Agent'));
-        node.appendChild(el('p', { 'class': 'text' }, m.text));
+        node.appendChild(add(el('p', { 'class': 'text' }), linkified(m.text)));
         node.appendChild(el('span', { 'class': 'meta' }));
         rendered.set(m, node);
       }
