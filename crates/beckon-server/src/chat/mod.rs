@@ -16,7 +16,7 @@ use crate::visitor_auth::Identity;
 use beckon_bus::Bus;
 use beckon_domain::events::{Envelope, Event, Invite, Topic};
 use beckon_domain::message::{INTERNAL_TAG, Message, NewMessage, Sender};
-use beckon_domain::model::{Agent, Conversation, Role, Widget};
+use beckon_domain::model::{Agent, Conversation, Queue, Role, Widget};
 use beckon_domain::routing::RouteFacts;
 use beckon_domain::*;
 use beckon_store::{Appended, NewConversation, Store, StoreError};
@@ -103,6 +103,13 @@ pub enum TransferTarget {
 }
 
 pub use beckon_protocol::Availability;
+
+fn chosen(first: QueueId, to: Queue) -> Queue {
+    if to.id != first {
+        tracing::info!(from = %first, to = %to.id, "queue closed or unstaffed: its fallback takes the chat");
+    }
+    to
+}
 
 pub struct Chat {
     store: Arc<dyn Store>,
@@ -217,13 +224,12 @@ impl Chat {
             }
             None => seen.invited_to.or(widget.default_queue_id),
         };
-        let queue_id = match queue_id {
-            Some(q) => Some(self.with_fallback(q).await?),
+        let queue = match queue_id {
+            Some(q) => self.with_fallback(q).await?,
             None => None,
         };
-        if let Some(q) = queue_id
-            && let Some(hours) = self.store.queue(q).await?.and_then(|q| q.hours)
-        {
+        let queue_id = queue.as_ref().map(|q| q.id).or(queue_id);
+        if let Some(hours) = queue.and_then(|q| q.hours) {
             let status = hours.status(self.now());
             if !status.open {
                 return Err(ChatError::QueueClosed(status.opens_at));
@@ -273,36 +279,30 @@ impl Chat {
     /// The queue a new chat for `first` goes to, following the queues' fallbacks (at most five
     /// steps, never a queue twice, never out of the organisation): the first that is open with
     /// someone at work (Available or Busy); else the first that is open (the chat waits there);
-    /// else `first` (closed: the chat is refused with the time it opens).
-    pub async fn with_fallback(&self, first: QueueId) -> Result<QueueId, StoreError> {
+    /// else `first` (closed: the chat is refused with the time it opens). Returns the chosen
+    /// queue's record, so callers need not read it again (`None`: `first` does not exist).
+    pub async fn with_fallback(&self, first: QueueId) -> Result<Option<Queue>, StoreError> {
         let now = self.now();
-        let mut chain: Vec<(QueueId, bool)> = Vec::new(); // (queue, open)
+        let mut chain: Vec<(Queue, bool)> = Vec::new(); // (queue, open)
         let mut next = Some(first);
-        let mut org = None;
         while let Some(id) = next.take() {
-            if chain.len() == 5 || chain.iter().any(|(q, _)| *q == id) {
+            if chain.len() == 5 || chain.iter().any(|(q, _)| q.id == id) {
                 break;
             }
             let Some(queue) = self.store.queue(id).await? else { break };
-            if *org.get_or_insert(queue.org_id) != queue.org_id {
+            if chain.first().is_some_and(|(q, _)| q.org_id != queue.org_id) {
                 break;
             }
             let open = queue.hours.as_ref().is_none_or(|h| h.status(now).open);
             if open && (queue.fallback_queue_id.is_none() || self.anyone_available(id).await?) {
                 // Open and staffed, or open with nowhere further to go: here.
-                return Ok(self.chosen(first, id));
+                return Ok(Some(chosen(first, queue)));
             }
-            chain.push((id, open));
             next = queue.fallback_queue_id;
+            chain.push((queue, open));
         }
-        Ok(chain.iter().find(|(_, open)| *open).map_or(first, |(q, _)| self.chosen(first, *q)))
-    }
-
-    fn chosen(&self, first: QueueId, to: QueueId) -> QueueId {
-        if to != first {
-            tracing::info!(from = %first, to = %to, "queue closed or unstaffed: its fallback takes the chat");
-        }
-        to
+        let open = chain.iter().position(|(_, open)| *open).unwrap_or(0);
+        Ok((open < chain.len()).then(|| chosen(first, chain.swap_remove(open).0)))
     }
 
     /// A chat that comes from an agent's own invite goes straight to that agent (no offer to
@@ -642,7 +642,7 @@ impl Chat {
             return Ok(Availability::default());
         };
         // Where a chat started now would go (the widget's queue, or its fallback).
-        let queue = self.with_fallback(queue).await?;
+        let queue = self.with_fallback(queue).await?.map_or(queue, |q| q.id);
         let capacity = self.queue_capacity(queue).await?;
         let position = match waiting {
             Some(c) => self.store.queue_position(c).await?,

@@ -413,10 +413,7 @@ impl VisitorSession {
     /// now, for the launcher and the offline message.
     async fn queue_status(&self, widget: &Widget) -> Result<QueueStatus, StoreError> {
         let hours = match widget.default_queue_id {
-            Some(q) => {
-                let q = self.app.chat.with_fallback(q).await?;
-                self.app.store.queue(q).await?.and_then(|q| q.hours)
-            }
+            Some(q) => self.app.chat.with_fallback(q).await?.and_then(|q| q.hours),
             None => None,
         };
         let status = hours.map(|h| h.status(self.now()));
