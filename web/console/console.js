@@ -131,6 +131,7 @@
   const VISITOR_TYPING_TIMEOUT_MS = 30000; // forget a visitor's "typing" that was never cleared
 
   const state = {
+    mail: false, // welcome.mail: answers to left messages are emailed
     agent: null,
     presence: 'offline',
     offers: new Map(), // conversation id -> conversation (offered to me)
@@ -372,6 +373,7 @@
     conn.attempt = 0;
     startHeartbeat(conn.ws);
     if (w.agent) state.agent = Object.assign({}, state.agent, w.agent);
+    state.mail = !!w.mail;
     setConnState('online');
     setPresence(w.presence);
 
@@ -901,8 +903,11 @@
         h('div', { class: 'offer-head' },
           h('h3', { id: headingId, class: 'offer-title' }, visitorLabel(c)),
           c.state === 'transferred' ? h('span', { class: 'tag' }, 'Transferred') : null,
+          c.reply_email ? h('span', { class: 'tag tag--message' }, 'Message') : null,
           h('span', { class: 'offer-wait', 'data-since': c.created_at }, `waiting ${fmtWaiting(c.created_at)}`)),
-        h('p', { class: 'waiting-sub' }, c.offered_agent_id ? 'Offered to a colleague' : 'Not offered to anyone',
+        h('p', { class: 'waiting-sub' },
+          c.reply_email ? `Left a message · answer ${state.mail ? 'by email to' : 'for'} ${c.reply_email}`
+            : c.offered_agent_id ? 'Offered to a colleague' : 'Not offered to anyone',
           hint ? ` · ${hint[0]}: ${hint[1]}` : ''),
         take));
       if (focusedId === String(c.id)) take.focus();
@@ -1134,6 +1139,12 @@
     } else if (!conn.ready) {
       v.banner.hidden = false;
       v.banner.textContent = 'Reconnecting… Messages you send now are delivered when the connection is back.';
+    } else if (c.reply_email) {
+      // A left message: the visitor may be long gone.
+      v.banner.hidden = false;
+      v.banner.textContent = state.mail
+        ? `Left as a message: your replies are emailed to ${c.reply_email}.`
+        : `Left as a message (${c.reply_email}): no email is configured, so the visitor reads your replies only if they come back to the site.`;
     } else {
       v.banner.hidden = true;
       v.banner.textContent = '';

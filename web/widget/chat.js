@@ -63,12 +63,17 @@
     '.prechat [aria-invalid=true]{border-color:#b3261e}' +
     '.prechat .summary{color:#b3261e;margin:0 0 10px}' +
     '.prechat .summary:empty{display:none}' +
+    '.prechat .intro{margin:0 0 14px;color:#444}' +
+    '.info{margin:0 0 12px;padding:8px 12px;border-radius:8px;background:#eef3fc;color:#1a1a1a;font-size:14px}' +
+    '.rather{margin:8px 0 0;text-align:center;font-size:13px}' +
     '@media (max-width:480px){.win{right:0;bottom:0;width:100vw;max-width:none;height:100%;border-radius:0}' +
       '.launcher[aria-expanded=true]{display:none}}';
 
   core.register(function (core) {
     var state = core.state;
     var win = null, title, status, body, greeting, notice, prechat, log, typing, ended, composer, input, sendBtn;
+    var leaveForm, leftInfo, rather; // leaving a message: the form, where the answer comes, the offer to
+    var leaveFor = null; // the `leaving` object the form was built for
     var confirmEnd, keepBtn; // "End this chat?" and its Cancel button
     var opener = null; // what had focus when the visitor opened the window: it gets focus back
     var rendered = new WeakMap(); // message entry -> its element
@@ -123,7 +128,13 @@
       notice = el('p', { 'class': 'notice', role: 'alert' }); // why a chat did not start
       prechat = el('form', { 'class': 'prechat', novalidate: '', 'aria-label': 'Before we start', hidden: '' });
       log = el('div', { 'class': 'log', role: 'log', 'aria-live': 'polite', 'aria-label': 'Chat messages' });
-      add(win, add(body, greeting, notice, prechat, log));
+      leaveForm = el('form', { 'class': 'prechat', novalidate: '', 'aria-label': 'Leave a message', hidden: '' });
+      leftInfo = el('p', { 'class': 'info', role: 'status', hidden: '' });
+      rather = el('p', { 'class': 'rather', hidden: '' });
+      var leaveLink = el('button', { 'class': 'link', type: 'button' }, 'Rather not wait? Leave your email and we\u2019ll get back to you.');
+      leaveLink.addEventListener('click', core.offerLeaveMessage);
+      rather.appendChild(leaveLink);
+      add(win, add(body, greeting, notice, leftInfo, prechat, leaveForm, log, rather));
 
       typing = el('p', { 'class': 'typing', 'aria-live': 'polite' });
       ended = el('div', { 'class': 'ended', hidden: '' });
@@ -171,6 +182,9 @@
       return !!c && c.state !== 'ended' && c.state !== 'abandoned';
     }
     function askToEnd() {
+      var c = state.conversation;
+      if (state.leaving && !state.leaving.sent) return core.cancelLeave();
+      if (c && c.reply_email && !c.agent && c.state === 'queued') return core.minimize();
       if (!chatInProgress()) return core.closeChat();
       confirmEnd.hidden = false;
       keepBtn.focus();
@@ -183,6 +197,8 @@
     function statusText() {
       var c = state.conversation, s = state.starting;
       if (s && s.prechat && !s.sent) return 'Please answer a few questions';
+      if (state.leaving) return 'Leave us a message';
+      if (c && c.reply_email && c.state === 'queued') return 'Message sent';
       if (!c && !s && state.startError) return 'Chat not started';
       if (!c || s) return state.failed ? 'Cannot reach the chat service, retrying\u2026' : 'Connecting\u2026';
       if (c.state === 'ended' || c.state === 'abandoned') return 'Chat ended';
@@ -205,8 +221,19 @@
       var surveying = !!(s && s.prechat && !s.sent);
       if (surveying && prechatFor !== s) buildPrechat(s);
       prechat.hidden = !surveying;
-      log.hidden = surveying;
-      composer.hidden = surveying || isEnded;
+      var leaving = state.leaving;
+      if (leaving && leaveFor !== leaving) buildLeaveForm(leaving);
+      if (leaving) renderLeaveForm(leaving);
+      leaveForm.hidden = !leaving;
+      if (!leaving) leaveFor = null;
+      log.hidden = surveying || (!!leaving && !c);
+      var left = !!(c && c.reply_email && !isEnded);
+      leftInfo.hidden = !left || !!leaving;
+      leftInfo.textContent = !left ? '' : c.agent ? 'Answers also go to ' + c.reply_email + '.'
+        : state.mail ? 'Thanks! We\u2019ll answer you by email at ' + c.reply_email + '. You can close this window.'
+        : 'Thanks! We\u2019ll answer you here: come back to this page to read it.';
+      rather.hidden = !(c && c.state === 'queued' && !c.reply_email && !c.agent && !s && !leaving);
+      composer.hidden = surveying || isEnded || !!leaving;
       ended.hidden = !isEnded;
       if (!chatInProgress()) confirmEnd.hidden = true;
       sendBtn.disabled = input.disabled = !c || !!s || isEnded;
@@ -307,6 +334,73 @@
       };
     }
 
+    // ---- leaving a message ----------------------------------------------------------------------
+    // Name, email and message, when nobody can chat now (out of hours, or a visitor who would
+    // rather not wait: their waiting chat's words stand, so the message may be left empty).
+    // Survey answers of a refused start come along: the name and email are filled in from them.
+    function buildLeaveForm(leaving) {
+      leaveFor = leaving;
+      leaveForm.textContent = '';
+      var waiting = !!(state.conversation && state.conversation.state === 'queued');
+      var known = leaving.prechat || {};
+      var guessName = '', guessEmail = '';
+      Object.keys(known).forEach(function (label) {
+        var v = typeof known[label] === 'string' ? known[label].trim() : '';
+        if (!guessEmail && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v)) guessEmail = v;
+        else if (!guessName && /name|nom|nombre/i.test(label)) guessName = v;
+      });
+      var summary = el('p', { 'class': 'summary', role: 'alert' });
+      var intro = el('p', { 'class': 'intro' }, waiting
+        ? 'Leave your email: the first agent free will answer you there. Your messages so far are kept.'
+        : 'Nobody can chat right now. Leave us a message and we\u2019ll answer ' + (state.mail ? 'by email.' : 'here: come back to this page to read it.'));
+      function field(key, label, tag, attrs, required) {
+        var id = 'bk-leave-' + key, errId = id + '-err';
+        var f = el(tag, attrs);
+        f.id = id;
+        f.setAttribute('aria-describedby', errId);
+        if (required) f.setAttribute('aria-required', 'true');
+        var err = el('p', { 'class': 'err', id: errId });
+        leaveForm.appendChild(add(el('div', { 'class': 'q' }), el('label', { 'for': id }, label + (required ? ' *' : '')), f, err));
+        return { field: f, err: err, label: label };
+      }
+      add(leaveForm, summary, intro);
+      var name = field('name', 'Name', 'input', { type: 'text', maxlength: '100', autocomplete: 'name' }, false);
+      var email = field('email', 'Email', 'input', { type: 'email', maxlength: '254', autocomplete: 'email' }, true);
+      var text = field('text', 'Message', 'textarea', { rows: '4', maxlength: '10000' }, !waiting);
+      name.field.value = guessName;
+      email.field.value = guessEmail;
+      var submit = el('button', { 'class': 'btn primary', type: 'submit' }, waiting ? 'Send my email' : 'Send message');
+      var cancel = el('button', { 'class': 'btn', type: 'button' }, waiting ? 'Keep waiting' : 'Cancel');
+      cancel.addEventListener('click', core.cancelLeave);
+      leaveForm.appendChild(add(el('div', { 'class': 'row' }), cancel, submit));
+      leaveForm.onsubmit = function (e) {
+        e.preventDefault();
+        var bad = [];
+        var addr = email.field.value.trim();
+        email.err.textContent = !addr ? 'Please enter your email: we answer there.'
+          : /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(addr) ? '' : 'This does not look like an email address.';
+        text.err.textContent = !waiting && !text.field.value.trim() ? 'Please write your message.' : '';
+        [email, text].forEach(function (f) {
+          var isBad = !!f.err.textContent;
+          f.field.setAttribute('aria-invalid', String(isBad));
+          if (isBad) bad.push(f);
+        });
+        if (bad.length) {
+          summary.textContent = 'Please check: ' + bad.map(function (f) { return f.label; }).join(', ');
+          bad[0].field.focus();
+          return;
+        }
+        summary.textContent = '';
+        core.leaveMessage({ name: name.field.value.trim(), email: addr, text: text.field.value });
+      };
+      leaveForm.summary = summary;
+      leaveForm.submitBtn = submit;
+    }
+    function renderLeaveForm(leaving) {
+      leaveForm.submitBtn.disabled = !!leaving.sent;
+      if (leaving.error && leaveForm.summary.textContent !== leaving.error) leaveForm.summary.textContent = leaving.error;
+    }
+
     function show(mode, user) {
       if (mode !== 'closed') build();
       if (!win) return;
@@ -321,7 +415,8 @@
       if (mode !== 'open') confirmEnd.hidden = true;
       render();
       if (mode === 'open' && user) {
-        var first = prechat.hidden ? null : prechat.querySelector('input,textarea,select');
+        var first = !leaveForm.hidden ? leaveForm.querySelector('input,textarea')
+          : prechat.hidden ? null : prechat.querySelector('input,textarea,select');
         (first || input).focus();
       }
       // Minimised or closed with focus inside: back to what opened it (the launcher when that

@@ -91,6 +91,8 @@
     invite: null,         // the invite on screen: {id, message, showPrechat, timer}
     queue: { open: true, opens_at: null }, // welcome.queue: within operating hours?
     offline: false,       // the out-of-hours panel is open
+    leaving: null,        // the leave-a-message form is up: {prechat, sent, error}
+    mail: false,          // welcome.mail: answers to a left message are emailed
     ui: 'closed',         // chat window: closed | open | min
     unread: 0
   };
@@ -364,6 +366,7 @@
   function onWelcome(f) {
     if (f.visitor_token) save('token', f.visitor_token);
     authMode = f.auth || null;
+    state.mail = !!f.mail;
     state.queue = f.queue || { open: true, opens_at: null };
     clearTimeout(reopenTimer);
     var wait = state.queue.open === false && state.queue.opens_at ? state.queue.opens_at - Date.now() : -1;
@@ -425,6 +428,7 @@
     var startFrame = replyRid ? takeOutbox(replyRid) : null;
     // The reply to our start_chat, or the push announcing the conversation it created (it may
     // overtake the reply).
+    if (startFrame && startFrame.type === 'leave_message') return onMessageLeft(c);
     var ours = (startFrame && startFrame.type === 'start_chat') || !!(state.starting && state.starting.sent);
     if (ours) state.starting = null;
     if (ours && cancelCreated) { cancelCreated = false; reliable({ type: 'close_chat' }); return; }
@@ -448,6 +452,22 @@
       state.conversation = c;
     }
     sendPending();
+    changed('conversation');
+  }
+
+  // The server took a left message: its conversation (new, or the waiting chat) is shown, with
+  // where the answer will come.
+  function onMessageLeft(c) {
+    state.leaving = null;
+    refusedAnswers = null;
+    var mine = state.conversation;
+    if (!mine || mine.id !== c.id) {
+      setConversation(c);
+      if ((c.last_seq || 0) > state.lastSeq) sync();
+    } else {
+      state.conversation = c;
+    }
+    showWindow('open', false);
     changed('conversation');
   }
 
@@ -532,6 +552,13 @@
     if (f.rid === 'ctx') return lcwError(1, f.message || 'The custom context was rejected by the server.');
     if (f.rid === 'availability') return onAvailability({});
     var frame = f.rid ? takeOutbox(f.rid) : null;
+    if (frame && frame.type === 'start_chat' && frame.prechat) refusedAnswers = frame.prechat;
+    if (frame && frame.type === 'leave_message' && f.code !== 'rate_limited' && f.code !== 'internal') {
+      // Nothing was left: the form stays, with the server's reason.
+      if (state.leaving) { state.leaving.sent = false; state.leaving.error = f.message || f.code; }
+      changed('leave');
+      return;
+    }
     var entry = f.rid && f.rid.indexOf('m:') === 0 ? byClientId[f.rid.slice(2)] : null;
     switch (f.code) {
       case 'invalid_context':
@@ -739,6 +766,33 @@
     changed('start');
   }
 
+  // ---- leaving a message (nobody can chat now, or the visitor would rather not wait) ----------
+  var refusedAnswers = null; // survey answers of a start the server refused: the form keeps them
+  function offerLeaveMessage() {
+    if (state.conversation && !ENDED[state.conversation.state] && state.conversation.agent) return;
+    state.leaving = { prechat: refusedAnswers, sent: false, error: '' };
+    showOffline(false);
+    showWindow('open', true);
+    changed('leave');
+  }
+  function leaveMessage(fields) {
+    var l = state.leaving;
+    if (!l || l.sent) return;
+    l.sent = true;
+    l.error = '';
+    var frame = { type: 'leave_message', email: String(fields.email || ''), text: String(fields.text || ''),
+      name: fields.name ? String(fields.name) : null, client_msg_id: newId() };
+    if (l.prechat) frame.prechat = l.prechat;
+    if (pageContext) frame.context = pageContext;
+    reliable(frame);
+    changed('leave');
+  }
+  function cancelLeave() {
+    state.leaving = null;
+    if (!state.conversation) hideWindow();
+    changed('leave');
+  }
+
   function sendMessage(text) {
     text = String(text == null ? '' : text);
     if (!text.trim() || !state.conversation || ENDED[state.conversation.state]) return null;
@@ -789,6 +843,7 @@
     if (c && !ENDED[c.state]) reliable({ type: 'close_chat' });
     state.starting = null;
     state.startError = '';
+    state.leaving = null;
     state.conversation = null;
     state.messages = [];
     state.lastSeq = 0;
@@ -979,6 +1034,10 @@
       var when = new Date(at).toLocaleString(undefined, { weekday: 'long', month: 'long', day: 'numeric', hour: 'numeric', minute: '2-digit' });
       offlineEl.appendChild(el('p', { 'class': 'opens' }, 'We open again on ' + when + '.'));
     }
+    var leave = el('button', { 'class': 'btn primary', type: 'button' }, 'Leave a message');
+    leave.addEventListener('click', offerLeaveMessage);
+    offlineEl.appendChild(el('div', { 'class': 'row' }));
+    offlineEl.lastChild.appendChild(leave);
     root.appendChild(offlineEl);
     renderLauncher();
     close.focus();
@@ -1045,7 +1104,10 @@
     typing: function () { sendTyping(true); },
     closeChat: closeChat,
     minimize: function () { showWindow('min', true); },
-    newChat: function () { closeChat(); beginChat({}); }
+    newChat: function () { closeChat(); beginChat({}); },
+    offerLeaveMessage: offerLeaveMessage,
+    leaveMessage: leaveMessage,
+    cancelLeave: cancelLeave
   };
   window[PRIVATE] = core;
 

@@ -271,6 +271,10 @@ pub struct Conversation {
     pub auth_sub: Option<String>,
     #[serde(default)]
     pub auth_iss: Option<String>,
+    /// A message left for an answer by email (the widget's offline form): where answers go.
+    /// Routing never offers it; agents take it from the waiting list.
+    #[serde(default)]
+    pub reply_email: Option<String>,
     pub created_at: Timestamp,
     pub accepted_at: Option<Timestamp>,
     pub ended_at: Option<Timestamp>,

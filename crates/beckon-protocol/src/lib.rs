@@ -65,6 +65,26 @@ pub enum VisitorIn {
     Authenticate {
         token: String,
     },
+    /// A message for an answer by email, when nobody can chat (the offline form, or a waiting
+    /// visitor giving up on a live answer): starts a conversation agents take from the waiting
+    /// list, or turns the visitor's waiting one into such.
+    LeaveMessage {
+        /// The visitor's name (optional); kept as the conversation's `Name`.
+        #[serde(default)]
+        name: Option<String>,
+        /// Where answers are mailed.
+        email: String,
+        /// The message; may be empty when the waiting chat already holds the visitor's words.
+        #[serde(default)]
+        text: String,
+        /// Makes a retry harmless (the message is stored once).
+        client_msg_id: String,
+        #[serde(default)]
+        context: Value,
+        /// Pre-chat answers the visitor gave before the chat was refused: kept.
+        #[serde(default)]
+        prechat: Option<serde_json::Map<String, Value>>,
+    },
     Send {
         client_msg_id: String,
         text: String,
@@ -203,6 +223,9 @@ pub struct ConversationView {
     pub last_seq: i64,
     /// The authenticated visitor's identity (`sub`), if signed in.
     pub authenticated_as: Option<String>,
+    /// A message left for an answer by email: the address answers go to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_email: Option<String>,
     pub created_at: Timestamp,
     pub accepted_at: Option<Timestamp>,
     pub ended_at: Option<Timestamp>,
@@ -221,6 +244,7 @@ impl ConversationView {
             context: c.context.clone(),
             last_seq: c.last_seq,
             authenticated_as: c.auth_sub.clone(),
+            reply_email: c.reply_email.clone(),
             created_at: c.created_at,
             accepted_at: c.accepted_at,
             ended_at: c.ended_at,
@@ -260,6 +284,9 @@ pub enum Out<'a> {
         queue: QueueStatus,
         /// `required`, `optional`, or null when the widget takes no authenticated visitors.
         auth: Option<&'static str>,
+        /// Answers to a left message are emailed (an SMTP server is configured); otherwise they
+        /// wait in the widget for the visitor to come back.
+        mail: bool,
     },
     Authenticated {
         sub: &'a str,
@@ -272,6 +299,8 @@ pub enum Out<'a> {
         conversations: Vec<ConversationView>,
         /// The chats waiting in the agent's queues (every queue for an admin), oldest first.
         waiting: Vec<ConversationView>,
+        /// Answers to left messages are emailed (an SMTP server is configured).
+        mail: bool,
     },
     /// Agents: a chat joined or changed on the waiting list of a queue the agent serves.
     Waiting {

@@ -57,6 +57,20 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// The proactive triggers' visitor-wide attention budget (caps, cooldown, pacing).
     pub triggers: beckon_triggers::EngineSettings,
+    /// Email: agents' answers to messages visitors left (none configured: nothing is mailed, and
+    /// the answer waits in the visitor's widget).
+    pub mail: MailSettings,
+}
+
+/// Where and as whom email is sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailSettings {
+    /// `smtp://host:25` (STARTTLS when offered), `smtp://host:587?tls=required`,
+    /// `smtps://user:password@host:465`; none: no email is sent.
+    pub smtp_url: Option<String>,
+    /// The sender: `Support <support@example.com>` or `support@example.com`.
+    pub from: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,6 +204,7 @@ impl Default for Settings {
             nats_subject_prefix: "beckon".into(),
             limits: LimitSettings::default(),
             triggers: beckon_triggers::EngineSettings::default(),
+            mail: MailSettings::default(),
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod hub;
 pub mod limits;
 pub mod live;
 pub mod logging;
+pub mod mail;
 pub mod new_visitors;
 pub mod state;
 pub mod sweeper;
@@ -100,7 +101,14 @@ impl Application {
             deadlines.clone(),
             chat::ChatSettings { node_id: node_id.clone(), offer_timeout_ms, presence_grace_ms },
         );
-        let sweeper = sweeper::Sweeper::new(store.clone(), chat.clone(), timers.clone(), deadlines);
+        let mailer =
+            mail::Mailer::from_settings(&settings.mail).map_err(|e| anyhow::anyhow!(e))?.map(Arc::new);
+        if mailer.is_none() {
+            tracing::info!(
+                "no SMTP server configured (BECKON_MAIL__SMTP_URL): answers to left messages are not mailed"
+            );
+        }
+        let sweeper = sweeper::Sweeper::new(store.clone(), chat.clone(), timers.clone(), deadlines, mailer);
         sweeper.register().await.context("registering this node in the database")?;
         tracing::info!(node = %node_id, "this node's id");
         let sweeper = tokio::spawn(sweeper.run(shutdown.clone()));

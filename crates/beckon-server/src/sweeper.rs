@@ -4,12 +4,14 @@
 //! grace), not sleeping tasks, so they survive a restart and a node that dies with them. Every
 //! node runs one sweeper; it renews its own node's lease, then does whatever is due: nodes whose
 //! lease ran out are dead (their consoles count as closed from then), offers not accepted in time
-//! go to the next agent, agents whose consoles' grace ended go offline. The store hands each due
+//! go to the next agent, agents whose consoles' grace ended go offline, agents' answers to left
+//! messages are mailed (`mail/replies.rs`, when email is configured). The store hands each due
 //! item to exactly one node. The sweeper sleeps until the earliest deadline — on the injected
 //! clock, so tests move time instead of waiting — and at most `POLL_MS`, to notice deadlines
 //! other nodes stored; this node's own new deadlines wake it at once.
 
 use crate::chat::Chat;
+use crate::mail::Mailer;
 use crate::timers::Timers;
 use beckon_domain::Timestamp;
 use beckon_store::Store;
@@ -30,11 +32,19 @@ pub struct Sweeper {
     timers: Arc<Timers>,
     /// This node stored a deadline (wake and look again).
     deadlines: Arc<Notify>,
+    /// Sends answers to left messages (none: email is not configured).
+    mailer: Option<Arc<Mailer>>,
 }
 
 impl Sweeper {
-    pub fn new(store: Arc<dyn Store>, chat: Arc<Chat>, timers: Arc<Timers>, deadlines: Arc<Notify>) -> Self {
-        Self { store, chat, timers, deadlines }
+    pub fn new(
+        store: Arc<dyn Store>,
+        chat: Arc<Chat>,
+        timers: Arc<Timers>,
+        deadlines: Arc<Notify>,
+        mailer: Option<Arc<Mailer>>,
+    ) -> Self {
+        Self { store, chat, timers, deadlines, mailer }
     }
 
     /// Registers this node (before it takes any socket), so its consoles belong to a live node.
@@ -82,7 +92,8 @@ impl Sweeper {
     /// Does what is due at `now`; returns the next deadline.
     async fn sweep(&self, now: Timestamp) -> Result<Option<Timestamp>, beckon_store::StoreError> {
         let grace = self.chat.presence_grace_ms();
-        let next = self.store.next_deadline(grace).await?;
+        let mail = self.mailer.is_some();
+        let next = self.store.next_deadline(grace, mail).await?;
         if next.is_none_or(|at| at > now) {
             return Ok(next);
         }
@@ -96,6 +107,9 @@ impl Sweeper {
         for agent in self.store.drop_closed_consoles(now.plus_millis(-grace)).await? {
             self.chat.grace_over(agent).await;
         }
-        self.store.next_deadline(grace).await
+        if let Some(mailer) = &self.mailer {
+            crate::mail::replies::deliver_due(&*self.store, mailer, &self.chat, now).await?;
+        }
+        self.store.next_deadline(grace, mail).await
     }
 }

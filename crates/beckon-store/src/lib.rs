@@ -182,13 +182,15 @@ pub trait Store: Send + Sync + 'static {
     async fn open_conversation_of_visitor(&self, visitor: VisitorId) -> Result<Option<Conversation>>;
     /// Open conversations assigned or offered to the agent, oldest first.
     async fn open_conversations_of_agent(&self, agent: AgentId) -> Result<Vec<Conversation>>;
-    /// Conversations of the queue waiting for an agent and not offered to anyone, oldest first.
+    /// Conversations of the queue waiting for an agent and not offered to anyone, oldest first
+    /// (live chats only: a message left for an answer by email is taken from the waiting list,
+    /// never offered).
     async fn unoffered_waiting(&self, queue: QueueId) -> Result<Vec<Conversation>>;
     /// Every conversation of the queue waiting for an agent (offered or not), oldest first, at
     /// most `limit`: the waiting list agents can take chats from.
     async fn waiting_in_queue(&self, queue: QueueId, limit: u32) -> Result<Vec<Conversation>>;
-    /// 1 + the number of the queue's conversations waiting longer than this one; `None` if it
-    /// is not waiting.
+    /// 1 + the number of the queue's live chats waiting longer than this one; `None` if it is
+    /// not waiting (or is a message left for an answer by email).
     async fn queue_position(&self, id: ConversationId) -> Result<Option<i64>>;
     /// Mean time from creation to acceptance of the queue's conversations accepted since `since`.
     async fn average_wait_ms(&self, queue: QueueId, since: Timestamp) -> Result<Option<i64>>;
@@ -272,7 +274,21 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<HashMap<AgentId, AgentPresence>>;
     /// The earliest stored deadline any node's sweeper must act on: an offer's expiry, another
     /// node's lease end, a closed console's end of grace (`grace_ms` after it closed).
-    async fn next_deadline(&self, grace_ms: i64) -> Result<Option<Timestamp>>;
+    /// With `mail`, also the mail sweep's: now when a left message has an unmailed message and
+    /// no node sending it, else the end of the sending node's lease.
+    async fn next_deadline(&self, grace_ms: i64, mail: bool) -> Result<Option<Timestamp>>;
+
+    // --- messages left for an answer by email ------------------------------------------------
+    /// Turns a waiting conversation nobody has taken into a message answered by email at
+    /// `email` (messages so far count as mailed). `None` when it is not waiting or an agent has
+    /// it.
+    async fn set_reply_email(&self, id: ConversationId, email: &str) -> Result<Option<Conversation>>;
+    /// Claims, for this node until `lease_until`, up to `limit` conversations answered by email
+    /// with messages not dealt with yet and no other node's lease; each with its `mailed_seq`.
+    async fn claim_mail(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> Result<Vec<MailDue>>;
+    /// The messages up to `through_seq` are dealt with (mailed, or nothing to mail); the lease
+    /// ends.
+    async fn mail_done(&self, id: ConversationId, through_seq: i64) -> Result<()>;
     async fn agents_of_org(&self, org: OrgId) -> Result<Vec<Agent>>;
     async fn queues_of_org(&self, org: OrgId) -> Result<Vec<Queue>>;
     /// Moves an open conversation to `ended` or `abandoned`; `None` if it was not open.

@@ -1016,8 +1016,8 @@ impl Store for PgStore {
         let context = serde_json::to_string(&c.context).expect("context serialises");
         let row = sqlx::query(&format!(
             "insert into conversation (org_id, widget_id, visitor_id, queue_id, state, proactive, invite_id,
-                                       context, auth_sub, auth_iss, created_at)
-             values ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10) returning {CONVERSATION_COLS}"
+                                       context, auth_sub, auth_iss, created_at, reply_email)
+             values ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11) returning {CONVERSATION_COLS}"
         ))
         .bind(c.org_id.0)
         .bind(c.widget_id.0)
@@ -1029,6 +1029,7 @@ impl Store for PgStore {
         .bind(c.auth_sub.as_deref())
         .bind(c.auth_iss.as_deref())
         .bind(now.0)
+        .bind(c.reply_email.as_deref())
         .fetch_one(&self.pool)
         .await
         .map_err(conflict_on_unique("the visitor already has an open conversation"))?;
@@ -1089,6 +1090,7 @@ impl Store for PgStore {
         sqlx::query(&format!(
             "select {CONVERSATION_COLS} from conversation
              where queue_id = $1 and state in ('queued', 'transferred') and offered_agent_id is null
+               and reply_email is null
              order by created_at, conversation_id"
         ))
         .bind(queue.0)
@@ -1103,8 +1105,10 @@ impl Store for PgStore {
         Ok(sqlx::query_scalar(
             "select 1 + (select count(*) from conversation o
                          where o.queue_id = c.queue_id and o.state in ('queued', 'transferred')
+                           and o.reply_email is null
                            and (o.created_at, o.conversation_id) < (c.created_at, c.conversation_id))
-             from conversation c where c.conversation_id = $1 and c.state in ('queued', 'transferred')",
+             from conversation c where c.conversation_id = $1 and c.state in ('queued', 'transferred')
+               and c.reply_email is null",
         )
         .bind(id.0)
         .fetch_optional(&self.pool)
@@ -1450,18 +1454,68 @@ impl Store for PgStore {
         .collect()
     }
 
-    async fn next_deadline(&self, grace_ms: i64) -> Result<Option<Timestamp>> {
+    async fn next_deadline(&self, grace_ms: i64, mail: bool) -> Result<Option<Timestamp>> {
         let at: Option<i64> = sqlx::query_scalar(
             "select min(t) from (
                  select min(offer_expires_at) as t from conversation where offer_expires_at is not null
                  union all select min(expires_at) from node
                  union all select min(closed_at) + $1 from agent_console where closed_at is not null
+                 union all select min(coalesce(mail_lease_until, 0)) from conversation
+                     where $2 and reply_email is not null and mailed_seq < last_seq
              ) as deadlines",
         )
         .bind(grace_ms)
+        .bind(mail)
         .fetch_one(&self.pool)
         .await?;
         Ok(at.map(Timestamp))
+    }
+
+    async fn set_reply_email(&self, id: ConversationId, email: &str) -> Result<Option<Conversation>> {
+        sqlx::query(&format!(
+            "update conversation set reply_email = $1, mailed_seq = last_seq, mail_lease_until = null
+             where conversation_id = $2 and state in ('queued', 'transferred') and agent_id is null
+             returning {CONVERSATION_COLS}"
+        ))
+        .bind(email)
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| conversation_row(&r))
+        .transpose()
+    }
+
+    async fn claim_mail(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> Result<Vec<MailDue>> {
+        sqlx::query(&format!(
+            "update conversation set mail_lease_until = $1
+             where conversation_id in (
+                 select conversation_id from conversation
+                 where reply_email is not null and mailed_seq < last_seq
+                   and (mail_lease_until is null or mail_lease_until <= $2)
+                 order by conversation_id limit $3
+                 for update skip locked)
+             returning {CONVERSATION_COLS}, mailed_seq"
+        ))
+        .bind(lease_until.0)
+        .bind(now.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok(MailDue { conversation: conversation_row(r)?, mailed_seq: r.try_get("mailed_seq")? }))
+        .collect()
+    }
+
+    async fn mail_done(&self, id: ConversationId, through_seq: i64) -> Result<()> {
+        sqlx::query(
+            "update conversation set mailed_seq = greatest(mailed_seq, $1), mail_lease_until = null
+             where conversation_id = $2",
+        )
+        .bind(through_seq)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn agents_of_org(&self, org: OrgId) -> Result<Vec<Agent>> {

@@ -439,7 +439,7 @@ fn fts_query(input: &str) -> String {
 const MESSAGE_COLS: &str =
     "conversation_id, seq, sender_kind, sender_agent_id, sender_name, text, tags, client_msg_id, created_at";
 const CONVERSATION_COLS: &str = "conversation_id, org_id, widget_id, visitor_id, queue_id, state, proactive, \
-     agent_id, offered_agent_id, context, last_seq, created_at, accepted_at, ended_at, auth_sub, auth_iss";
+     agent_id, offered_agent_id, context, last_seq, created_at, accepted_at, ended_at, auth_sub, auth_iss, reply_email";
 const AGENT_COLS: &str = "agent_id, org_id, email, name, role, capacity, presence, disabled_at, created_at";
 const WIDGET_COLS: &str =
     "widget_id, org_id, widget_key, name, allowed_origins, default_queue_id, settings, auth, created_at";
@@ -485,6 +485,7 @@ fn conversation_row(r: &SqliteRow) -> Result<Conversation> {
         last_seq: r.try_get("last_seq")?,
         auth_sub: r.try_get("auth_sub")?,
         auth_iss: r.try_get("auth_iss")?,
+        reply_email: r.try_get("reply_email")?,
         created_at: Timestamp(r.try_get("created_at")?),
         accepted_at: r.try_get::<Option<i64>, _>("accepted_at")?.map(Timestamp),
         ended_at: r.try_get::<Option<i64>, _>("ended_at")?.map(Timestamp),
@@ -1489,8 +1490,8 @@ impl Store for SqliteStore {
     async fn create_conversation(&self, c: NewConversation, now: Timestamp) -> Result<Conversation> {
         let context = serde_json::to_string(&c.context).expect("context serialises");
         let row = sqlx::query(&format!(
-            "insert into conversation (org_id, widget_id, visitor_id, queue_id, state, proactive, invite_id, context, auth_sub, auth_iss, created_at)
-             values (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?) returning {CONVERSATION_COLS}"
+            "insert into conversation (org_id, widget_id, visitor_id, queue_id, state, proactive, invite_id, context, auth_sub, auth_iss, created_at, reply_email)
+             values (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?) returning {CONVERSATION_COLS}"
         ))
         .bind(c.org_id.0)
         .bind(c.widget_id.0)
@@ -1502,6 +1503,7 @@ impl Store for SqliteStore {
         .bind(c.auth_sub.as_deref())
         .bind(c.auth_iss.as_deref())
         .bind(now.0)
+        .bind(c.reply_email.as_deref())
         .fetch_one(&self.write)
         .await
         .map_err(|e| {
@@ -1568,6 +1570,7 @@ impl Store for SqliteStore {
         sqlx::query(&format!(
             "select {CONVERSATION_COLS} from conversation
              where queue_id = ? and state in ('queued', 'transferred') and offered_agent_id is null
+               and reply_email is null
              order by created_at, conversation_id"
         ))
         .bind(queue.0)
@@ -1582,8 +1585,10 @@ impl Store for SqliteStore {
         let pos: Option<i64> = sqlx::query_scalar(
             "select 1 + (select count(*) from conversation o
                          where o.queue_id = c.queue_id and o.state in ('queued', 'transferred')
+                           and o.reply_email is null
                            and (o.created_at, o.conversation_id) < (c.created_at, c.conversation_id))
-             from conversation c where c.conversation_id = ? and c.state in ('queued', 'transferred')",
+             from conversation c where c.conversation_id = ? and c.state in ('queued', 'transferred')
+               and c.reply_email is null",
         )
         .bind(id.0)
         .fetch_optional(&self.read)
@@ -1850,18 +1855,67 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn next_deadline(&self, grace_ms: i64) -> Result<Option<Timestamp>> {
+    async fn next_deadline(&self, grace_ms: i64, mail: bool) -> Result<Option<Timestamp>> {
         let at: Option<i64> = sqlx::query_scalar(
             "select min(t) from (
                  select min(offer_expires_at) as t from conversation where offer_expires_at is not null
                  union all select min(expires_at) from node
                  union all select min(closed_at) + ? from agent_console where closed_at is not null
+                 union all select min(coalesce(mail_lease_until, 0)) from conversation
+                     where ? and reply_email is not null and mailed_seq < last_seq
              )",
         )
         .bind(grace_ms)
+        .bind(mail)
         .fetch_one(&self.read)
         .await?;
         Ok(at.map(Timestamp))
+    }
+
+    async fn set_reply_email(&self, id: ConversationId, email: &str) -> Result<Option<Conversation>> {
+        sqlx::query(&format!(
+            "update conversation set reply_email = ?, mailed_seq = last_seq, mail_lease_until = null
+             where conversation_id = ? and state in ('queued', 'transferred') and agent_id is null
+             returning {CONVERSATION_COLS}"
+        ))
+        .bind(email)
+        .bind(id.0)
+        .fetch_optional(&self.write)
+        .await?
+        .map(|r| conversation_row(&r))
+        .transpose()
+    }
+
+    async fn claim_mail(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> Result<Vec<MailDue>> {
+        sqlx::query(&format!(
+            "update conversation set mail_lease_until = ?1
+             where conversation_id in (
+                 select conversation_id from conversation
+                 where reply_email is not null and mailed_seq < last_seq
+                   and (mail_lease_until is null or mail_lease_until <= ?2)
+                 order by conversation_id limit ?3)
+             returning {CONVERSATION_COLS}, mailed_seq"
+        ))
+        .bind(lease_until.0)
+        .bind(now.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.write)
+        .await?
+        .iter()
+        .map(|r| Ok(MailDue { conversation: conversation_row(r)?, mailed_seq: r.try_get("mailed_seq")? }))
+        .collect()
+    }
+
+    async fn mail_done(&self, id: ConversationId, through_seq: i64) -> Result<()> {
+        sqlx::query(
+            "update conversation set mailed_seq = max(mailed_seq, ?), mail_lease_until = null
+             where conversation_id = ?",
+        )
+        .bind(through_seq)
+        .bind(id.0)
+        .execute(&self.write)
+        .await?;
+        Ok(())
     }
 
     async fn take_conversation(

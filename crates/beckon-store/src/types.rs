@@ -65,6 +65,8 @@ pub struct NewConversation {
     /// for it.
     pub auth_sub: Option<String>,
     pub auth_iss: Option<String>,
+    /// A message left for an answer by email: where the answers go.
+    pub reply_email: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -163,4 +165,12 @@ impl AgentPresence {
     pub fn effective(&self) -> Presence {
         if self.online { self.chosen } else { Presence::Offline }
     }
+}
+
+/// A conversation answered by email with messages the mail sweep has not dealt with yet.
+#[derive(Debug, Clone)]
+pub struct MailDue {
+    pub conversation: beckon_domain::model::Conversation,
+    /// Messages up to this one were mailed already (or had nothing to mail).
+    pub mailed_seq: i64,
 }

@@ -108,6 +108,7 @@ impl World {
                     .unwrap(),
                     auth_sub: None,
                     auth_iss: None,
+                    reply_email: None,
                 },
                 Timestamp(2_000),
             )
@@ -227,6 +228,7 @@ async fn one_open_conversation_per_visitor(w: World) {
                 context: Context::new(),
                 auth_sub: None,
                 auth_iss: None,
+                reply_email: None,
             },
             Timestamp(2_500),
         )
@@ -353,10 +355,10 @@ async fn offer_deadlines_and_declines_are_stored_and_taken_once(w: World) {
     let (a, b) = (w.agent("a@x.test").await, w.agent("b@x.test").await);
     let c = w.conversation(w.visitor("tok-dl").await).await;
     let c2 = w.conversation(w.visitor("tok-dl2").await).await;
-    assert_eq!(w.store.next_deadline(15_000).await.unwrap(), None);
+    assert_eq!(w.store.next_deadline(15_000, false).await.unwrap(), None);
     assert!(w.store.offer_conversation(c.id, a, 5, Timestamp(30_000), Timestamp(0)).await.unwrap());
     assert!(w.store.offer_conversation(c2.id, b, 5, Timestamp(40_000), Timestamp(0)).await.unwrap());
-    assert_eq!(w.store.next_deadline(15_000).await.unwrap(), Some(Timestamp(30_000)));
+    assert_eq!(w.store.next_deadline(15_000, false).await.unwrap(), Some(Timestamp(30_000)));
     assert!(w.store.expire_offers(Timestamp(29_999)).await.unwrap().is_empty());
     // Two sweepers at the deadline: each expired offer goes to exactly one of them.
     let (x, y) =
@@ -367,12 +369,12 @@ async fn offer_deadlines_and_declines_are_stored_and_taken_once(w: World) {
     let (conv, agent) = &expired[0];
     assert_eq!((conv.id, conv.offered_agent_id, *agent), (c.id, None, a));
     assert_eq!(w.store.declined_agents(c.id).await.unwrap(), [a], "an expired offer counts as declined");
-    assert_eq!(w.store.next_deadline(15_000).await.unwrap(), Some(Timestamp(40_000)));
+    assert_eq!(w.store.next_deadline(15_000, false).await.unwrap(), Some(Timestamp(40_000)));
     // Declining: the offer is gone, the agent remembered; declining twice does nothing.
     assert!(w.store.decline_offer(c2.id, b, Timestamp(31_000)).await.unwrap());
     assert!(!w.store.decline_offer(c2.id, b, Timestamp(31_000)).await.unwrap());
     assert_eq!(w.store.declined_agents(c2.id).await.unwrap(), [b]);
-    assert_eq!(w.store.next_deadline(15_000).await.unwrap(), None, "no deadline left");
+    assert_eq!(w.store.next_deadline(15_000, false).await.unwrap(), None, "no deadline left");
     // Accepting clears the deadline.
     assert!(w.store.offer_conversation(c2.id, a, 5, Timestamp(90_000), Timestamp(32_000)).await.unwrap());
     w.store.accept_conversation(c2.id, a, Timestamp(33_000)).await.unwrap().unwrap();
@@ -409,7 +411,11 @@ async fn presence_is_consoles_on_live_nodes_with_a_grace_period(w: World) {
     assert!(presences(6_000).await.unwrap()[&a].online);
     // Node n2 stops renewing its lease: after it runs out, its consoles are closed as of then.
     s.node_heartbeat("n1", Timestamp(60_000), Timestamp(20_000)).await.unwrap();
-    assert_eq!(s.next_deadline(15_000).await.unwrap(), Some(Timestamp(21_000)), "c-a1's grace ends first");
+    assert_eq!(
+        s.next_deadline(15_000, false).await.unwrap(),
+        Some(Timestamp(21_000)),
+        "c-a1's grace ends first"
+    );
     assert!(s.expire_nodes(Timestamp(30_000)).await.unwrap().is_empty(), "not yet");
     assert_eq!(s.expire_nodes(Timestamp(30_001)).await.unwrap(), ["n2".to_string()]);
     assert!(s.expire_nodes(Timestamp(30_001)).await.unwrap().is_empty(), "once");
@@ -762,6 +768,7 @@ async fn the_invite_funnel_counts_outcomes_and_resulting_chats(w: World) {
                 context: Context::new(),
                 auth_sub: None,
                 auth_iss: None,
+                reply_email: None,
             },
             day1,
         )
@@ -949,6 +956,7 @@ async fn a_proactive_conversation_knows_its_invite(w: World) {
                 context: Context::default(),
                 auth_sub: None,
                 auth_iss: None,
+                reply_email: None,
             },
             Timestamp(2_000),
         )
@@ -1048,6 +1056,81 @@ async fn waiting_chats_are_listed_and_taken_once_whoever_was_offered_them(w: Wor
     assert!(w.store.waiting_in_queue(w.queue, 10).await.unwrap().is_empty());
 }
 
+async fn left_messages_wait_unoffered_and_their_answers_are_mailed_once(w: World) {
+    let a = w.agent("a@x.test").await;
+    let ids = |cs: Vec<Conversation>| cs.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let live = w.conversation(w.visitor("tok-m1").await).await;
+    // A message left from the offline form: a conversation with a reply address from the start.
+    let v = w.visitor("tok-m2").await;
+    let mut new = NewConversation {
+        org_id: w.org,
+        widget_id: w.widget,
+        visitor_id: v,
+        queue_id: Some(w.queue),
+        proactive: false,
+        invite_id: None,
+        context: Context::default(),
+        auth_sub: None,
+        auth_iss: None,
+        reply_email: Some("lea@example.fr".into()),
+    };
+    let left = w.store.create_conversation(new.clone(), Timestamp(3_000)).await.unwrap();
+    assert_eq!(left.reply_email.as_deref(), Some("lea@example.fr"));
+    new.reply_email = None;
+    assert!(
+        matches!(w.store.create_conversation(new, Timestamp(3_000)).await, Err(StoreError::Conflict(_))),
+        "a left message is the visitor's open conversation"
+    );
+    w.store.append_message(msg(left.id, "Do you ship to Lyon?", Some("q1")), Timestamp(3_001)).await.unwrap();
+    // Agents see it on the waiting list; routing never offers it, nor counts it in the line.
+    assert_eq!(ids(w.store.waiting_in_queue(w.queue, 10).await.unwrap()), [live.id, left.id]);
+    assert_eq!(ids(w.store.unoffered_waiting(w.queue).await.unwrap()), [live.id]);
+    assert_eq!(w.store.queue_position(left.id).await.unwrap(), None);
+    // The visitor's words are not answers, but the sweep must look at them once (due now).
+    assert_eq!(w.store.next_deadline(15_000, false).await.unwrap(), None, "no mail sweep: no deadline");
+    assert_eq!(w.store.next_deadline(15_000, true).await.unwrap(), Some(Timestamp(0)));
+    let due = w.store.claim_mail(Timestamp(4_000), Timestamp(64_000), 10).await.unwrap();
+    assert_eq!(due.iter().map(|d| (d.conversation.id, d.mailed_seq)).collect::<Vec<_>>(), [(left.id, 0)]);
+    assert!(w.store.claim_mail(Timestamp(4_000), Timestamp(64_000), 10).await.unwrap().is_empty(), "leased");
+    assert_eq!(
+        w.store.next_deadline(15_000, true).await.unwrap(),
+        Some(Timestamp(64_000)),
+        "the lease's end"
+    );
+    w.store.mail_done(left.id, 1).await.unwrap();
+    assert_eq!(w.store.next_deadline(15_000, true).await.unwrap(), None, "nothing left to mail");
+    // An agent takes it and answers: due again; two sweepers, one claim.
+    let taken = w.store.take_conversation(left.id, a, Timestamp(5_000)).await.unwrap().unwrap();
+    assert_eq!(taken.reply_email.as_deref(), Some("lea@example.fr"));
+    let answer =
+        NewMessage { sender: Sender::agent(a, "Ann"), ..msg(left.id, "Yes, in 2 days.", Some("a1")) };
+    w.store.append_message(answer, Timestamp(5_001)).await.unwrap();
+    let (x, y) = tokio::join!(
+        w.store.claim_mail(Timestamp(6_000), Timestamp(66_000), 10),
+        w.store.claim_mail(Timestamp(6_000), Timestamp(66_000), 10),
+    );
+    let mut due = x.unwrap();
+    due.extend(y.unwrap());
+    assert_eq!(due.iter().map(|d| (d.conversation.id, d.mailed_seq)).collect::<Vec<_>>(), [(left.id, 1)]);
+    // The sending node died: after the lease another may claim it; done is never undone.
+    assert!(w.store.claim_mail(Timestamp(65_999), Timestamp(99_000), 10).await.unwrap().is_empty());
+    assert_eq!(w.store.claim_mail(Timestamp(66_000), Timestamp(126_000), 10).await.unwrap().len(), 1);
+    w.store.mail_done(left.id, 2).await.unwrap();
+    w.store.mail_done(left.id, 1).await.unwrap();
+    assert_eq!(w.store.next_deadline(15_000, true).await.unwrap(), None);
+
+    // A waiting live chat becomes a left message (its words so far count as mailed) — not once
+    // an agent has it.
+    w.store.append_message(msg(live.id, "Hello?", Some("h1")), Timestamp(7_000)).await.unwrap();
+    let turned = w.store.set_reply_email(live.id, "max@example.de").await.unwrap().unwrap();
+    assert_eq!(turned.reply_email.as_deref(), Some("max@example.de"));
+    assert!(w.store.unoffered_waiting(w.queue).await.unwrap().is_empty());
+    assert_eq!(w.store.next_deadline(15_000, true).await.unwrap(), None, "its words are not answers");
+    let other = w.conversation(w.visitor("tok-m3").await).await;
+    w.store.take_conversation(other.id, a, Timestamp(8_000)).await.unwrap().unwrap();
+    assert!(w.store.set_reply_email(other.id, "x@example.com").await.unwrap().is_none(), "an agent has it");
+}
+
 async fn a_queue_names_its_fallback(w: World) {
     let now = Timestamp(1_000);
     let spare = w.store.create_queue(w.org, "Spare", now).await.unwrap();
@@ -1101,6 +1184,7 @@ backend_tests!(sqlite, sqlite_world:
     invites_are_claimed_once_per_visitor_and_paced_for_the_cluster,
     waiting_chats_are_listed_and_taken_once_whoever_was_offered_them,
     a_queue_names_its_fallback,
+    left_messages_wait_unoffered_and_their_answers_are_mailed_once,
 );
 
 backend_tests!(postgres, postgres_world:
@@ -1130,6 +1214,7 @@ backend_tests!(postgres, postgres_world:
     invites_are_claimed_once_per_visitor_and_paced_for_the_cluster,
     waiting_chats_are_listed_and_taken_once_whoever_was_offered_them,
     a_queue_names_its_fallback,
+    left_messages_wait_unoffered_and_their_answers_are_mailed_once,
 );
 
 #[tokio::test]

@@ -20,6 +20,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+pub mod smtp;
+
 pub use beckon_server::demo::{DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD, DEMO_WIDGET_KEY};
 
 /// How long any single wait may take before the test fails.

@@ -83,6 +83,7 @@ async fn main() -> anyhow::Result<()> {
                     context: Context::default(),
                     auth_sub: None,
                     auth_iss: None,
+                    reply_email: None,
                 },
                 t,
             )

@@ -204,31 +204,7 @@ impl Chat {
             Some(id) => context.merged_with(id.context.clone()),
             None => context,
         };
-        // A trigger rule that named a queue sends its invitees there; otherwise routing rules
-        // choose the queue, and the widget's queue is the fallback.
-        let rules = match seen.invited_to {
-            Some(_) => Vec::new(),
-            None => self.store.routing_rules(widget.org_id).await?,
-        };
-        let facts = RouteFacts {
-            context: &context,
-            page_url: seen.page_url.as_deref(),
-            country: seen.country.as_deref(),
-            authenticated: identity.is_some(),
-            proactive,
-        };
-        let queue_id = match beckon_domain::routing::route(&rules, &facts) {
-            Some((i, queue)) => {
-                tracing::debug!(rule = %rules[i].name, queue = %queue, "routing rule matched");
-                Some(queue)
-            }
-            None => seen.invited_to.or(widget.default_queue_id),
-        };
-        let queue = match queue_id {
-            Some(q) => self.with_fallback(q).await?,
-            None => None,
-        };
-        let queue_id = queue.as_ref().map(|q| q.id).or(queue_id);
+        let (queue_id, queue) = self.queue_for(widget, &context, identity, seen, proactive).await?;
         if let Some(hours) = queue.and_then(|q| q.hours) {
             let status = hours.status(self.now());
             if !status.open {
@@ -245,6 +221,7 @@ impl Chat {
             proactive,
             invite_id,
             context,
+            reply_email: None,
         };
         let conversation = match self.store.create_conversation(new, self.now()).await {
             Ok(c) => c,
@@ -274,6 +251,124 @@ impl Chat {
             self.positions_changed(queue);
         }
         Ok((conversation, false))
+    }
+
+    /// The queue a new conversation goes to: a trigger rule's invite names it, else the routing
+    /// rules choose, else the widget's; then its fallbacks (see [`Chat::with_fallback`]). The
+    /// queue's id, and its record when it exists.
+    async fn queue_for(
+        &self,
+        widget: &Widget,
+        context: &Context,
+        identity: Option<&Identity>,
+        seen: &Seen,
+        proactive: bool,
+    ) -> ChatResult<(Option<QueueId>, Option<Queue>)> {
+        let rules = match seen.invited_to {
+            Some(_) => Vec::new(),
+            None => self.store.routing_rules(widget.org_id).await?,
+        };
+        let facts = RouteFacts {
+            context,
+            page_url: seen.page_url.as_deref(),
+            country: seen.country.as_deref(),
+            authenticated: identity.is_some(),
+            proactive,
+        };
+        let queue_id = match beckon_domain::routing::route(&rules, &facts) {
+            Some((i, queue)) => {
+                tracing::debug!(rule = %rules[i].name, queue = %queue, "routing rule matched");
+                Some(queue)
+            }
+            None => seen.invited_to.or(widget.default_queue_id),
+        };
+        let queue = match queue_id {
+            Some(q) => self.with_fallback(q).await?,
+            None => None,
+        };
+        Ok((queue.as_ref().map(|q| q.id).or(queue_id), queue))
+    }
+
+    /// A message left for an answer by email (nobody can chat now, or the visitor would rather
+    /// not wait): the visitor's waiting conversation becomes one, or a new one is started in the
+    /// queue routing chooses — closed or not, it is read when agents are back. Routing never
+    /// offers it; agents take it from the waiting list, and their answers are mailed
+    /// (`mail/replies.rs`). An empty `text` adds nothing to a waiting chat's words.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn leave_message(
+        &self,
+        widget: &Widget,
+        visitor: VisitorId,
+        context: Context,
+        identity: Option<&Identity>,
+        seen: &Seen,
+        email: &str,
+        text: Option<MessageText>,
+        client_msg_id: ClientMsgId,
+    ) -> ChatResult<Conversation> {
+        let conversation = match self.store.open_conversation_of_visitor(visitor).await? {
+            Some(open) => self.to_left_message(open, email).await?,
+            None => {
+                if text.is_none() {
+                    return Err(ChatError::Invalid("invalid_message", "write the message to leave".into()));
+                }
+                let context = match identity {
+                    Some(id) => context.merged_with(id.context.clone()),
+                    None => context,
+                };
+                let (queue_id, _) = self.queue_for(widget, &context, identity, seen, false).await?;
+                let new = NewConversation {
+                    auth_sub: identity.map(|i| i.sub.clone()),
+                    auth_iss: identity.map(|i| i.issuer.clone()),
+                    org_id: widget.org_id,
+                    widget_id: widget.id,
+                    visitor_id: visitor,
+                    queue_id,
+                    proactive: false,
+                    invite_id: None,
+                    context,
+                    reply_email: Some(email.to_owned()),
+                };
+                match self.store.create_conversation(new, self.now()).await {
+                    Ok(c) => c,
+                    // Another tab started a chat at the same moment: the message goes there.
+                    Err(StoreError::Conflict(_)) => {
+                        let open = self.store.open_conversation_of_visitor(visitor).await?;
+                        self.to_left_message(open.ok_or(ChatError::NoOpenConversation)?, email).await?
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        tracing::info!(conversation = %conversation.id, visitor = %visitor, "message left for an answer by email");
+        let conversation = match text {
+            Some(text) => {
+                let a = self.send(conversation.id, Sender::visitor(), text, client_msg_id).await?;
+                Conversation { last_seq: conversation.last_seq.max(a.message.seq), ..conversation }
+            }
+            None => conversation,
+        };
+        self.publish_conversation(&conversation, &[]).await;
+        if let Some(queue) = conversation.queue_id {
+            // It left the line: the others move up.
+            self.positions_changed(queue);
+        }
+        Ok(conversation)
+    }
+
+    /// The visitor's open conversation, answered by email at `email` from now on: refused once an
+    /// agent has it (the visitor writes to them in the chat).
+    async fn to_left_message(&self, open: Conversation, email: &str) -> ChatResult<Conversation> {
+        if open.agent_id.is_some() {
+            return Err(ChatError::Invalid(
+                "chat_open",
+                "an agent is already in this chat: write to them there".into(),
+            ));
+        }
+        self.store.set_reply_email(open.id, email).await?.ok_or(ChatError::Invalid(
+            "chat_open",
+            "an agent is already in this chat: write to them there".into(),
+        ))
     }
 
     /// The queue a new chat for `first` goes to, following the queues' fallbacks (at most five
@@ -368,6 +463,13 @@ impl Chat {
         self.publish(vec![Topic::Conversation(conversation)], Event::Message { message: message.clone() })
             .await;
         Ok(message)
+    }
+
+    /// A line only agents read in the conversation (e.g. an answer that could not be mailed).
+    pub async fn internal_note(&self, conversation: ConversationId, text: String, tag: &str) {
+        if let Err(e) = self.system_message(conversation, text, &[INTERNAL_TAG, tag]).await {
+            tracing::error!(error = %e, conversation = %conversation, "writing an internal note failed");
+        }
     }
 
     pub async fn typing(&self, conversation: ConversationId, from: SenderKind, typing: bool) {

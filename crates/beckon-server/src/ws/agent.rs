@@ -439,7 +439,8 @@ impl Handler for AgentSession {
             role: self.agent.role,
             capacity: self.agent.capacity,
         };
-        out.send(&Out::AgentWelcome { agent, presence, conversations: views, waiting }, None);
+        let mail = self.app.settings.mail.smtp_url.as_deref().is_some_and(|u| !u.trim().is_empty());
+        out.send(&Out::AgentWelcome { agent, presence, conversations: views, waiting, mail }, None);
     }
 
     async fn on_text(&mut self, text: &str, out: &mut Replies) {

@@ -316,6 +316,7 @@ impl VisitorSession {
                 widget: &widget.settings,
                 queue: queue_status,
                 auth: widget.auth.as_ref().map(|a| if a.required { "required" } else { "optional" }),
+                mail: self.app.settings.mail.smtp_url.as_deref().is_some_and(|u| !u.trim().is_empty()),
             },
             rid,
         );
@@ -650,6 +651,61 @@ impl VisitorSession {
                 let delivered = self.replay(c.id, c.last_seq, out).await?;
                 self.ready.as_mut().expect("after hello").delivered = delivered;
             }
+            VisitorIn::LeaveMessage { name, email, text, client_msg_id, context, prechat } => {
+                let email = reply_address(&email).map_err(|m| ChatError::Invalid("invalid_email", m))?;
+                let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+                if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
+                    return Err(ChatError::Invalid(
+                        "invalid_field",
+                        "the name is longer than 100 characters".into(),
+                    ));
+                }
+                let text = match text.trim() {
+                    "" => None,
+                    _ => Some(
+                        MessageText::parse(&text)
+                            .map_err(|e| ChatError::Invalid("invalid_message", e.to_string()))?,
+                    ),
+                };
+                let client_msg_id = ClientMsgId::parse(&client_msg_id)
+                    .map_err(|e| ChatError::Invalid("invalid_message", e.to_string()))?;
+                let mut prechat = prechat.unwrap_or_default();
+                if let Some(name) = name {
+                    prechat.insert("Name".into(), Value::String(name));
+                }
+                let context = build_context(context, Some(prechat))
+                    .map_err(|m| ChatError::Invalid("invalid_context", m))?;
+                self.spend_chat_budget(visitor)?;
+                let ready = self.ready.as_ref().expect("after hello");
+                let widget = ready.widget.clone();
+                let identity = ready.identity.clone();
+                let seen = Seen {
+                    page_url: ready.page_url.clone(),
+                    country: ready.visit.meta.country.clone(),
+                    invited_to: None,
+                    invited_by: None,
+                };
+                let c = self
+                    .app
+                    .chat
+                    .leave_message(
+                        &widget,
+                        visitor,
+                        context,
+                        identity.as_ref(),
+                        &seen,
+                        &email,
+                        text,
+                        client_msg_id,
+                    )
+                    .await?;
+                self.app.hub.subscribe(self.sid, Topic::Conversation(c.id)).await;
+                self.ready.as_mut().expect("after hello").conversation = Some(c.id);
+                let view = ConversationView::new(&c, None, false);
+                out.send(&Out::Chat { conversation: view, existing: false }, rid);
+                let delivered = self.replay(c.id, 0, out).await?;
+                self.ready.as_mut().expect("after hello").delivered = delivered;
+            }
             VisitorIn::Send { client_msg_id, text, conversation_id } => {
                 let (text, client_msg_id) =
                     match (MessageText::parse(&text), ClientMsgId::parse(&client_msg_id)) {
@@ -784,6 +840,28 @@ fn check_page(p: &Page) -> Result<(), String> {
         return Err(format!("title must be at most {MAX_TITLE} characters"));
     }
     Ok(())
+}
+
+/// The address a visitor gave for answers by email, trimmed; or why it cannot be one. Only the
+/// shape is checked (one `@`, a dotted domain, no spaces or angle brackets): whether it exists
+/// is the SMTP server's to say.
+fn reply_address(email: &str) -> Result<String, String> {
+    let email = email.trim();
+    let bad = || format!("{email:?} is not an email address");
+    if email.is_empty() {
+        return Err("the email address is required: answers are sent there".into());
+    }
+    if email.len() > 254
+        || email.chars().any(|c| c.is_whitespace() || c.is_control() || "<>,;\"\\".contains(c))
+    {
+        return Err(bad());
+    }
+    let (local, domain) = email.rsplit_once('@').ok_or_else(bad)?;
+    let labels_ok = domain.split('.').all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+    if local.is_empty() || local.contains('@') || !domain.contains('.') || !labels_ok {
+        return Err(bad());
+    }
+    Ok(email.to_owned())
 }
 
 /// The page's context plus the pre-chat answers (displayable, and winning over page variables
