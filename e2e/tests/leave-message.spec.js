@@ -130,3 +130,28 @@ test('a waiting visitor leaves their email instead of waiting; the message stays
   await w.launcher.click();
   await expect(w.window.getByRole('status').filter({ hasText: 'by email at bo@example.org' })).toBeVisible();
 });
+
+test('the admin sets how long visitors wait before they are offered to leave a message', async ({ beckon, browser, agent }) => {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const admin = await ctx.newPage();
+  await signIn(admin, beckon.url, beckon.login.email, beckon.login.password);
+  const general = () => admin.locator('#admin-panel-queues .admin-item', { has: admin.locator('.admin-item-title', { hasText: /^General$/ }) });
+  const openQueues = async () => {
+    await admin.getByRole('button', { name: 'Administration' }).click();
+    await admin.getByRole('tab', { name: 'Queues & hours' }).click();
+  };
+  await openQueues();
+  const select = () => general().getByLabel('Offer waiting visitors to leave a message');
+  await expect(select()).toHaveValue('');
+  await select().selectOption({ label: 'after 2 minutes without an agent' });
+  await expect(admin.locator('.toast', { hasText: 'are offered to leave a message after 2 minutes without an agent' })).toBeVisible();
+  // Saved: the API and a reload show it.
+  const { queues } = await agent.call('GET', '/v1/admin/queues');
+  expect(queues.find((q) => q.name === 'General').leave_message_after_secs).toBe(120);
+  await admin.reload();
+  await openQueues();
+  await expect(select()).toHaveValue('120');
+  await select().selectOption({ label: 'never (they keep waiting)' });
+  await expect(admin.locator('.toast', { hasText: 'are not offered to leave a message' })).toBeVisible();
+  await ctx.close();
+});

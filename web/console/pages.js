@@ -669,7 +669,8 @@
           h('span', { class: `pill pill--${!q.hours || q.open_now ? 'chatting' : 'declined'}`, 'data-role': 'hours-status' }, this.hoursText(q)),
           h('span', { class: 'admin-item-spacer' }), edit),
         q.hours ? h('p', { class: 'admin-item-sub' }, this.hoursSummary(q.hours)) : null,
-        this.fallbackRow(q));
+        this.fallbackRow(q),
+        this.leaveMessageRow(q));
       edit.addEventListener('click', () => {
         const open = li.querySelector('.hours-form');
         if (open) { open.remove(); edit.setAttribute('aria-expanded', 'false'); return; }
@@ -703,6 +704,35 @@
       });
       return h('p', { class: 'admin-fallback' },
         h('label', { for: id }, 'When closed or nobody is available, send new chats to '), select);
+    },
+
+    // How long a waiting visitor goes without an agent before being offered to leave a message.
+    leaveMessageRow(q) {
+      const id = nextId('leave-after');
+      const minutes = [1, 2, 3, 5, 10, 15, 30];
+      const current = q.leave_message_after_secs || null;
+      const select = h('select', { id, 'data-role': 'leave-message-after' },
+        h('option', { value: '' }, 'never (they keep waiting)'),
+        minutes.map((m) => h('option', { value: String(m * 60) }, `after ${m} minute${m === 1 ? '' : 's'} without an agent`)),
+        current && !minutes.includes(current / 60) ? h('option', { value: String(current) }, `after ${current} seconds without an agent`) : null);
+      select.value = current ? String(current) : '';
+      select.addEventListener('change', async () => {
+        const secs = select.value ? Number(select.value) : null;
+        select.disabled = true;
+        try {
+          await api('PUT', `/v1/admin/queues/${q.id}/leave-message-after`, { leave_message_after_secs: secs });
+          q.leave_message_after_secs = secs;
+          toast(secs ? `Visitors waiting in “${q.name}” are offered to leave a message ${select.selectedOptions[0].textContent}.`
+            : `Visitors waiting in “${q.name}” are not offered to leave a message.`);
+        } catch (e) {
+          select.value = q.leave_message_after_secs ? String(q.leave_message_after_secs) : '';
+          toast(`Could not save: ${e.message}`, 'error');
+        } finally {
+          select.disabled = false;
+        }
+      });
+      return h('p', { class: 'admin-fallback' },
+        h('label', { for: id }, 'Offer waiting visitors to leave a message '), select);
     },
 
     hoursSummary(hours) {

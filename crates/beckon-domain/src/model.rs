@@ -141,6 +141,10 @@ pub struct Queue {
     /// or are refused while closed).
     #[serde(default)]
     pub fallback_queue_id: Option<QueueId>,
+    /// After this long without an agent, a waiting visitor is offered to leave a message
+    /// instead (`None`: never).
+    #[serde(default)]
+    pub leave_message_after_secs: Option<u32>,
     pub created_at: Timestamp,
 }
 

@@ -4,7 +4,8 @@
 //! grace), not sleeping tasks, so they survive a restart and a node that dies with them. Every
 //! node runs one sweeper; it renews its own node's lease, then does whatever is due: nodes whose
 //! lease ran out are dead (their consoles count as closed from then), offers not accepted in time
-//! go to the next agent, agents whose consoles' grace ended go offline, agents' answers to left
+//! go to the next agent, agents whose consoles' grace ended go offline, visitors who waited long
+//! enough are offered to leave a message, agents' answers to left
 //! messages are mailed (`mail/replies.rs`, when email is configured). The store hands each due
 //! item to exactly one node. The sweeper sleeps until the earliest deadline — on the injected
 //! clock, so tests move time instead of waiting — and at most `POLL_MS`, to notice deadlines
@@ -106,6 +107,10 @@ impl Sweeper {
         }
         for agent in self.store.drop_closed_consoles(now.plus_millis(-grace)).await? {
             self.chat.grace_over(agent).await;
+        }
+        let due = self.store.take_due_leave_message_offers(now).await?;
+        if !due.is_empty() {
+            self.chat.leave_message_offers_due(due).await;
         }
         if let Some(mailer) = &self.mailer {
             crate::mail::replies::deliver_due(&*self.store, mailer, &self.chat, now).await?;

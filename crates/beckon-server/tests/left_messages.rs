@@ -253,3 +253,57 @@ async fn without_an_smtp_server_messages_are_still_left_and_answered_in_the_widg
         .unwrap();
     tokio::time::timeout(Duration::from_secs(10), v.expect_message("Hi Léa")).await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn after_the_wait_the_admin_set_a_visitor_without_an_agent_is_offered_to_leave_a_message() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let admin = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
+    let queues: Value = http
+        .get(app.http("/v1/admin/queues"))
+        .header("cookie", &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let general = queues["queues"][0]["id"].clone();
+    assert_eq!(queues["queues"][0]["leave_message_after_secs"], Value::Null, "never, by default");
+    let set = |secs: Value| {
+        http.put(app.http(&format!("/v1/admin/queues/{general}/leave-message-after")))
+            .header("cookie", &admin)
+            .json(&json!({ "leave_message_after_secs": secs }))
+            .send()
+    };
+    let bad = set(json!(5)).await.unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_eq!(bad.json::<Value>().await.unwrap()["error"]["code"], "invalid_field");
+    assert_eq!(set(json!(120)).await.unwrap().status(), 200);
+
+    let offered = |f: &Value| f["type"] == "message" && f["message"]["tags"][0] == "leavemessage";
+    let (mut waiting, _) = app.new_visitor().await;
+    waiting.request(json!({"type": "start_chat"})).await.unwrap();
+    let (mut answered, _) = app.new_visitor().await;
+    let chat = answered.request(json!({"type": "start_chat"})).await.unwrap();
+    // One is taken before the deadline: nothing to offer there.
+    let (mut admin, _) = app.agent().await;
+    let taken =
+        admin.request(json!({"type": "take", "conversation_id": chat["conversation"]["id"]})).await.unwrap();
+    assert_eq!(taken["conversation"]["state"], "active");
+    app.advance(119_000);
+    waiting.request(json!({"type": "ping"})).await.unwrap();
+    assert!(waiting.take_pending().iter().all(|f| !offered(f)), "not before its time");
+    app.advance(1_000);
+    let m = waiting.wait_for("offer to leave a message", offered).await.unwrap();
+    assert_eq!(
+        m["message"]["text"],
+        "No agent is free yet. You can keep waiting, or leave your email and we\u{2019}ll answer you there."
+    );
+    answered.request(json!({"type": "ping"})).await.unwrap();
+    assert!(answered.take_pending().iter().all(|f| !offered(f)), "an agent has that chat");
+    // Said once: later sweeps do not repeat it.
+    app.advance(600_000);
+    waiting.request(json!({"type": "ping"})).await.unwrap();
+    assert!(waiting.take_pending().iter().all(|f| !offered(f)));
+}

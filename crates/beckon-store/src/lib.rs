@@ -44,6 +44,9 @@ pub trait Store: Send + Sync + 'static {
     async fn queue(&self, id: QueueId) -> Result<Option<Queue>>;
     /// Sets (or clears) where the queue's chats go while it is closed or unstaffed.
     async fn set_queue_fallback(&self, id: QueueId, fallback: Option<QueueId>) -> Result<()>;
+    /// Sets (or clears) how long a visitor waits without an agent before being offered to leave
+    /// a message instead.
+    async fn set_queue_leave_message_after(&self, id: QueueId, secs: Option<u32>) -> Result<()>;
     async fn set_queue_hours(
         &self,
         id: QueueId,
@@ -274,7 +277,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<HashMap<AgentId, AgentPresence>>;
     /// The earliest stored deadline any node's sweeper must act on: an offer's expiry, another
     /// node's lease end, a closed console's end of grace (`grace_ms` after it closed).
-    /// With `mail`, also the mail sweep's: now when a left message has an unmailed message and
+    /// Also when a waiting visitor is due to be offered to leave a message. With `mail`, also
+    /// the mail sweep's: now when a left message has an unmailed message and
     /// no node sending it, else the end of the sending node's lease.
     async fn next_deadline(&self, grace_ms: i64, mail: bool) -> Result<Option<Timestamp>>;
 
@@ -289,6 +293,9 @@ pub trait Store: Send + Sync + 'static {
     /// The messages up to `through_seq` are dealt with (mailed, or nothing to mail); the lease
     /// ends.
     async fn mail_done(&self, id: ConversationId, through_seq: i64) -> Result<()>;
+    /// Takes (once, whichever node asks first) the conversations whose offer to leave a message
+    /// is due at `now`, clearing it; the caller checks they are still waiting without an agent.
+    async fn take_due_leave_message_offers(&self, now: Timestamp) -> Result<Vec<Conversation>>;
     async fn agents_of_org(&self, org: OrgId) -> Result<Vec<Agent>>;
     async fn queues_of_org(&self, org: OrgId) -> Result<Vec<Queue>>;
     /// Moves an open conversation to `ended` or `abandoned`; `None` if it was not open.

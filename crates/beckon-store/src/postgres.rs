@@ -133,6 +133,7 @@ impl Store for PgStore {
             name: name.to_owned(),
             hours: None,
             fallback_queue_id: None,
+            leave_message_after_secs: None,
             created_at: now,
         })
     }
@@ -144,6 +145,18 @@ impl Store for PgStore {
             .await?
             .map(|r| queue_row(&r))
             .transpose()
+    }
+
+    async fn set_queue_leave_message_after(&self, id: QueueId, secs: Option<u32>) -> Result<()> {
+        let r = sqlx::query("update queue set leave_message_after_secs = $1 where queue_id = $2")
+            .bind(secs.map(|s| s as i32))
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound("queue"));
+        }
+        Ok(())
     }
 
     async fn set_queue_fallback(&self, id: QueueId, fallback: Option<QueueId>) -> Result<()> {
@@ -1016,8 +1029,8 @@ impl Store for PgStore {
         let context = serde_json::to_string(&c.context).expect("context serialises");
         let row = sqlx::query(&format!(
             "insert into conversation (org_id, widget_id, visitor_id, queue_id, state, proactive, invite_id,
-                                       context, auth_sub, auth_iss, created_at, reply_email)
-             values ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11) returning {CONVERSATION_COLS}"
+                                       context, auth_sub, auth_iss, created_at, reply_email, leave_message_at)
+             values ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12) returning {CONVERSATION_COLS}"
         ))
         .bind(c.org_id.0)
         .bind(c.widget_id.0)
@@ -1030,6 +1043,7 @@ impl Store for PgStore {
         .bind(c.auth_iss.as_deref())
         .bind(now.0)
         .bind(c.reply_email.as_deref())
+        .bind(c.leave_message_at.map(|t| t.0))
         .fetch_one(&self.pool)
         .await
         .map_err(conflict_on_unique("the visitor already has an open conversation"))?;
@@ -1462,6 +1476,7 @@ impl Store for PgStore {
                  union all select min(closed_at) + $1 from agent_console where closed_at is not null
                  union all select min(coalesce(mail_lease_until, 0)) from conversation
                      where $2 and reply_email is not null and mailed_seq < last_seq
+                 union all select min(leave_message_at) from conversation where leave_message_at is not null
              ) as deadlines",
         )
         .bind(grace_ms)
@@ -1503,6 +1518,23 @@ impl Store for PgStore {
         .await?
         .iter()
         .map(|r| Ok(MailDue { conversation: conversation_row(r)?, mailed_seq: r.try_get("mailed_seq")? }))
+        .collect()
+    }
+
+    async fn take_due_leave_message_offers(&self, now: Timestamp) -> Result<Vec<Conversation>> {
+        sqlx::query(&format!(
+            "update conversation set leave_message_at = null
+             where conversation_id in (
+                 select conversation_id from conversation
+                 where leave_message_at is not null and leave_message_at <= $1
+                 for update skip locked)
+             returning {CONVERSATION_COLS}"
+        ))
+        .bind(now.0)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(conversation_row)
         .collect()
     }
 

@@ -537,6 +537,10 @@ fn queue_row(r: &SqliteRow) -> Result<Queue> {
         name: r.try_get("name")?,
         hours: hours.map(|h| serde_json::from_str(&h).map_err(|_| corrupt("queue.hours"))).transpose()?,
         fallback_queue_id: r.try_get::<Option<i64>, _>("fallback_queue_id")?.map(QueueId),
+        leave_message_after_secs: r
+            .try_get::<Option<i64>, _>("leave_message_after_secs")?
+            .map(|s| u32::try_from(s).map_err(|_| corrupt("queue.leave_message_after_secs")))
+            .transpose()?,
         created_at: Timestamp(r.try_get("created_at")?),
     })
 }
@@ -609,17 +613,30 @@ impl Store for SqliteStore {
             name: name.to_owned(),
             hours: None,
             fallback_queue_id: None,
+            leave_message_after_secs: None,
             created_at: now,
         })
     }
 
     async fn queue(&self, id: QueueId) -> Result<Option<Queue>> {
-        sqlx::query("select queue_id, org_id, name, hours, fallback_queue_id, created_at from queue where queue_id = ?")
+        sqlx::query("select queue_id, org_id, name, hours, fallback_queue_id, leave_message_after_secs, created_at from queue where queue_id = ?")
             .bind(id.0)
             .fetch_optional(&self.read)
             .await?
             .map(|r| queue_row(&r))
             .transpose()
+    }
+
+    async fn set_queue_leave_message_after(&self, id: QueueId, secs: Option<u32>) -> Result<()> {
+        let r = sqlx::query("update queue set leave_message_after_secs = ? where queue_id = ?")
+            .bind(secs.map(i64::from))
+            .bind(id.0)
+            .execute(&self.write)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound("queue"));
+        }
+        Ok(())
     }
 
     async fn set_queue_fallback(&self, id: QueueId, fallback: Option<QueueId>) -> Result<()> {
@@ -1490,8 +1507,8 @@ impl Store for SqliteStore {
     async fn create_conversation(&self, c: NewConversation, now: Timestamp) -> Result<Conversation> {
         let context = serde_json::to_string(&c.context).expect("context serialises");
         let row = sqlx::query(&format!(
-            "insert into conversation (org_id, widget_id, visitor_id, queue_id, state, proactive, invite_id, context, auth_sub, auth_iss, created_at, reply_email)
-             values (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?) returning {CONVERSATION_COLS}"
+            "insert into conversation (org_id, widget_id, visitor_id, queue_id, state, proactive, invite_id, context, auth_sub, auth_iss, created_at, reply_email, leave_message_at)
+             values (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?) returning {CONVERSATION_COLS}"
         ))
         .bind(c.org_id.0)
         .bind(c.widget_id.0)
@@ -1504,6 +1521,7 @@ impl Store for SqliteStore {
         .bind(c.auth_iss.as_deref())
         .bind(now.0)
         .bind(c.reply_email.as_deref())
+        .bind(c.leave_message_at.map(|t| t.0))
         .fetch_one(&self.write)
         .await
         .map_err(|e| {
@@ -1863,6 +1881,7 @@ impl Store for SqliteStore {
                  union all select min(closed_at) + ? from agent_console where closed_at is not null
                  union all select min(coalesce(mail_lease_until, 0)) from conversation
                      where ? and reply_email is not null and mailed_seq < last_seq
+                 union all select min(leave_message_at) from conversation where leave_message_at is not null
              )",
         )
         .bind(grace_ms)
@@ -1903,6 +1922,20 @@ impl Store for SqliteStore {
         .await?
         .iter()
         .map(|r| Ok(MailDue { conversation: conversation_row(r)?, mailed_seq: r.try_get("mailed_seq")? }))
+        .collect()
+    }
+
+    async fn take_due_leave_message_offers(&self, now: Timestamp) -> Result<Vec<Conversation>> {
+        sqlx::query(&format!(
+            "update conversation set leave_message_at = null
+             where leave_message_at is not null and leave_message_at <= ?
+             returning {CONVERSATION_COLS}"
+        ))
+        .bind(now.0)
+        .fetch_all(&self.write)
+        .await?
+        .iter()
+        .map(conversation_row)
         .collect()
     }
 
@@ -1992,7 +2025,7 @@ impl Store for SqliteStore {
 
     async fn queues_of_org(&self, org: OrgId) -> Result<Vec<Queue>> {
         sqlx::query(
-            "select queue_id, org_id, name, hours, fallback_queue_id, created_at from queue where org_id = ? order by name",
+            "select queue_id, org_id, name, hours, fallback_queue_id, leave_message_after_secs, created_at from queue where org_id = ? order by name",
         )
         .bind(org.0)
         .fetch_all(&self.read)

@@ -67,6 +67,8 @@ pub struct NewConversation {
     pub auth_iss: Option<String>,
     /// A message left for an answer by email: where the answers go.
     pub reply_email: Option<String>,
+    /// When the visitor, still without an agent, is to be offered to leave a message instead.
+    pub leave_message_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone)]

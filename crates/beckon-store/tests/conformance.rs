@@ -109,6 +109,7 @@ impl World {
                     auth_sub: None,
                     auth_iss: None,
                     reply_email: None,
+                    leave_message_at: None,
                 },
                 Timestamp(2_000),
             )
@@ -229,6 +230,7 @@ async fn one_open_conversation_per_visitor(w: World) {
                 auth_sub: None,
                 auth_iss: None,
                 reply_email: None,
+                leave_message_at: None,
             },
             Timestamp(2_500),
         )
@@ -769,6 +771,7 @@ async fn the_invite_funnel_counts_outcomes_and_resulting_chats(w: World) {
                 auth_sub: None,
                 auth_iss: None,
                 reply_email: None,
+                leave_message_at: None,
             },
             day1,
         )
@@ -957,6 +960,7 @@ async fn a_proactive_conversation_knows_its_invite(w: World) {
                 auth_sub: None,
                 auth_iss: None,
                 reply_email: None,
+                leave_message_at: None,
             },
             Timestamp(2_000),
         )
@@ -1073,6 +1077,7 @@ async fn left_messages_wait_unoffered_and_their_answers_are_mailed_once(w: World
         auth_sub: None,
         auth_iss: None,
         reply_email: Some("lea@example.fr".into()),
+        leave_message_at: None,
     };
     let left = w.store.create_conversation(new.clone(), Timestamp(3_000)).await.unwrap();
     assert_eq!(left.reply_email.as_deref(), Some("lea@example.fr"));
@@ -1131,6 +1136,48 @@ async fn left_messages_wait_unoffered_and_their_answers_are_mailed_once(w: World
     assert!(w.store.set_reply_email(other.id, "x@example.com").await.unwrap().is_none(), "an agent has it");
 }
 
+async fn leave_message_offers_are_stored_deadlines_taken_once(w: World) {
+    w.store.set_queue_leave_message_after(w.queue, Some(120)).await.unwrap();
+    assert_eq!(w.store.queue(w.queue).await.unwrap().unwrap().leave_message_after_secs, Some(120));
+    let v = w.visitor("tok-lm").await;
+    let c = w
+        .store
+        .create_conversation(
+            NewConversation {
+                org_id: w.org,
+                widget_id: w.widget,
+                visitor_id: v,
+                queue_id: Some(w.queue),
+                proactive: false,
+                invite_id: None,
+                context: Context::default(),
+                auth_sub: None,
+                auth_iss: None,
+                reply_email: None,
+                leave_message_at: Some(Timestamp(122_000)),
+            },
+            Timestamp(2_000),
+        )
+        .await
+        .unwrap();
+    assert_eq!(w.store.next_deadline(15_000, false).await.unwrap(), Some(Timestamp(122_000)));
+    assert!(w.store.take_due_leave_message_offers(Timestamp(121_999)).await.unwrap().is_empty());
+    let (x, y) = tokio::join!(
+        w.store.take_due_leave_message_offers(Timestamp(122_000)),
+        w.store.take_due_leave_message_offers(Timestamp(122_000)),
+    );
+    let mut due = x.unwrap();
+    due.extend(y.unwrap());
+    assert_eq!(due.iter().map(|c| c.id).collect::<Vec<_>>(), [c.id], "taken once");
+    assert_eq!(w.store.next_deadline(15_000, false).await.unwrap(), None);
+    w.store.set_queue_leave_message_after(w.queue, None).await.unwrap();
+    assert_eq!(w.store.queue(w.queue).await.unwrap().unwrap().leave_message_after_secs, None);
+    assert!(matches!(
+        w.store.set_queue_leave_message_after(QueueId(999_999), Some(60)).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
 async fn a_queue_names_its_fallback(w: World) {
     let now = Timestamp(1_000);
     let spare = w.store.create_queue(w.org, "Spare", now).await.unwrap();
@@ -1185,6 +1232,7 @@ backend_tests!(sqlite, sqlite_world:
     waiting_chats_are_listed_and_taken_once_whoever_was_offered_them,
     a_queue_names_its_fallback,
     left_messages_wait_unoffered_and_their_answers_are_mailed_once,
+    leave_message_offers_are_stored_deadlines_taken_once,
 );
 
 backend_tests!(postgres, postgres_world:
@@ -1215,6 +1263,7 @@ backend_tests!(postgres, postgres_world:
     waiting_chats_are_listed_and_taken_once_whoever_was_offered_them,
     a_queue_names_its_fallback,
     left_messages_wait_unoffered_and_their_answers_are_mailed_once,
+    leave_message_offers_are_stored_deadlines_taken_once,
 );
 
 #[tokio::test]

@@ -84,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
                     auth_sub: None,
                     auth_iss: None,
                     reply_email: None,
+                    leave_message_at: None,
                 },
                 t,
             )

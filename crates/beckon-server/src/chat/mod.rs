@@ -205,12 +205,15 @@ impl Chat {
             None => context,
         };
         let (queue_id, queue) = self.queue_for(widget, &context, identity, seen, proactive).await?;
-        if let Some(hours) = queue.and_then(|q| q.hours) {
+        if let Some(hours) = queue.as_ref().and_then(|q| q.hours.as_ref()) {
             let status = hours.status(self.now());
             if !status.open {
                 return Err(ChatError::QueueClosed(status.opens_at));
             }
         }
+        let leave_message_at = queue
+            .and_then(|q| q.leave_message_after_secs)
+            .map(|s| self.now().plus_millis(i64::from(s) * 1_000));
         let new = NewConversation {
             auth_sub: identity.map(|i| i.sub.clone()),
             auth_iss: identity.map(|i| i.issuer.clone()),
@@ -222,6 +225,7 @@ impl Chat {
             invite_id,
             context,
             reply_email: None,
+            leave_message_at,
         };
         let conversation = match self.store.create_conversation(new, self.now()).await {
             Ok(c) => c,
@@ -328,6 +332,7 @@ impl Chat {
                     invite_id: None,
                     context,
                     reply_email: Some(email.to_owned()),
+                    leave_message_at: None,
                 };
                 match self.store.create_conversation(new, self.now()).await {
                     Ok(c) => c,
@@ -354,6 +359,22 @@ impl Chat {
             self.positions_changed(queue);
         }
         Ok(conversation)
+    }
+
+    /// Visitors who waited their queue's `leave_message_after_secs` and still have no agent are
+    /// told they may leave a message instead (the widget offers the form beside it); a chat an
+    /// agent took, or one already left as a message, is passed over.
+    pub async fn leave_message_offers_due(&self, due: Vec<Conversation>) {
+        for c in due {
+            if c.state != ConversationState::Queued || c.accepted_at.is_some() || c.reply_email.is_some() {
+                continue;
+            }
+            tracing::info!(conversation = %c.id, "no agent yet: the visitor is offered to leave a message");
+            let text = "No agent is free yet. You can keep waiting, or leave your email and we\u{2019}ll answer you there.";
+            if let Err(e) = self.system_message(c.id, text.into(), &["leavemessage"]).await {
+                tracing::error!(error = %e, conversation = %c.id, "offering to leave a message failed");
+            }
+        }
     }
 
     /// The visitor's open conversation, answered by email at `email` from now on: refused once an

@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/admin/queues", get(list_queues).post(create_queue))
         .route("/v1/admin/queues/{id}/hours", put(put_queue_hours))
         .route("/v1/admin/queues/{id}/fallback", put(put_queue_fallback))
+        .route("/v1/admin/queues/{id}/leave-message-after", put(put_queue_leave_message_after))
         .route("/v1/admin/routing-rules", get(get_rules).put(put_rules))
         .route("/v1/admin/agents/{id}/queues", put(put_agent_queues))
         .route("/v1/admin/agents", get(list_agents).post(create_agent))
@@ -52,6 +53,9 @@ pub(crate) struct QueueStatus {
     opens_at: Option<Timestamp>,
     /// Where its chats go while it is closed or nobody of it is at work.
     fallback_queue_id: Option<QueueId>,
+    /// After this many seconds without an agent, a waiting visitor is offered to leave a
+    /// message instead (`null`: never).
+    leave_message_after_secs: Option<u32>,
 }
 
 /// The organisation's queues, with their operating hours and whether each is open now.
@@ -84,6 +88,7 @@ pub(crate) async fn list_queues(
                 open_now: status.is_none_or(|s| s.open),
                 opens_at: status.and_then(|s| s.opens_at),
                 fallback_queue_id: q.fallback_queue_id,
+                leave_message_after_secs: q.leave_message_after_secs,
             }
         })
         .collect();
@@ -264,6 +269,52 @@ pub(crate) async fn put_queue_fallback(
     }
     app.store.set_queue_fallback(queue.id, body.fallback_queue_id).await?;
     Ok(Json(QueueFallbackSet { queue_id: queue.id, fallback_queue_id: body.fallback_queue_id }))
+}
+
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
+pub(crate) struct QueueLeaveMessageAfter {
+    /// Seconds a visitor waits without an agent before being offered to leave a message
+    /// instead: 10–86,400, or `null` (or absent) for never.
+    leave_message_after_secs: Option<u32>,
+}
+
+/// Sets (or, with `null`, clears) how long a visitor of the queue waits without an agent before
+/// the chat offers to leave a message instead (answered later, by email when it is configured).
+/// Applies to chats that start from now on.
+#[utoipa::path(
+    put,
+    path = "/v1/admin/queues/{id}/leave-message-after",
+    tag = "admin",
+    security(("session" = [])),
+    params(("id" = i64, Path, description = "Queue id")),
+    request_body = QueueLeaveMessageAfter,
+    responses(
+        (status = 200, description = "Set", body = QueueLeaveMessageAfter),
+        (status = 400, description = "Not JSON, a malformed id, or seconds out of range (`invalid_field`)", body = ErrorBody),
+        (status = 401, description = "Not signed in (`unauthenticated`)", body = ErrorBody),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "No such queue in the organisation (`not_found`)", body = ErrorBody),
+        (status = 413, description = "The body is too large (`bad_request`)", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json` (`bad_request`)", body = ErrorBody),
+        (status = 422, description = "The JSON is not of this shape (`bad_request`)", body = ErrorBody),
+    )
+)]
+pub(crate) async fn put_queue_leave_message_after(
+    State(app): State<AppState>,
+    CurrentAdmin(admin): CurrentAdmin,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<QueueLeaveMessageAfter>,
+) -> Result<Json<QueueLeaveMessageAfter>, ApiError> {
+    let queue = app.store.queue(QueueId(id)).await?.filter(|q| q.org_id == admin.org_id);
+    let queue = queue.ok_or_else(|| ApiError::not_found("queue"))?;
+    if body.leave_message_after_secs.is_some_and(|s| !(10..=86_400).contains(&s)) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "leave_message_after_secs: between 10 and 86400 seconds, or null for never",
+        ));
+    }
+    app.store.set_queue_leave_message_after(queue.id, body.leave_message_after_secs).await?;
+    Ok(Json(body))
 }
 
 /// The routing rules, in order (first match wins).

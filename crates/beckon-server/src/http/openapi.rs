@@ -52,6 +52,7 @@ pub const UNDESCRIBED_API_ROUTES: &[&str] = &["/v1/visitor/ws", "/v1/agent/ws"];
         admin::create_queue,
         admin::put_queue_hours,
         admin::put_queue_fallback,
+        admin::put_queue_leave_message_after,
         admin::get_rules,
         admin::put_rules,
         admin::put_agent_queues,

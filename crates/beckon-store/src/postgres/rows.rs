@@ -15,7 +15,8 @@ pub(super) const AGENT_COLS: &str =
     "agent_id, org_id, email, name, role, capacity, presence, disabled_at, created_at";
 pub(super) const WIDGET_COLS: &str =
     "widget_id, org_id, widget_key, name, allowed_origins, default_queue_id, settings, auth, created_at";
-pub(super) const QUEUE_COLS: &str = "queue_id, org_id, name, hours, fallback_queue_id, created_at";
+pub(super) const QUEUE_COLS: &str =
+    "queue_id, org_id, name, hours, fallback_queue_id, leave_message_after_secs, created_at";
 pub(super) const VISIT_COLS: &str = "visit_id, visitor_id, number, started_at, last_activity_at, \
      browser, os, device, language, country, city, ip";
 
@@ -117,6 +118,10 @@ pub(super) fn queue_row(r: &PgRow) -> Result<Queue> {
         name: r.try_get("name")?,
         hours: hours.map(|h| serde_json::from_str(&h).map_err(|_| corrupt("queue.hours"))).transpose()?,
         fallback_queue_id: r.try_get::<Option<i64>, _>("fallback_queue_id")?.map(QueueId),
+        leave_message_after_secs: r
+            .try_get::<Option<i32>, _>("leave_message_after_secs")?
+            .map(|s| u32::try_from(s).map_err(|_| corrupt("queue.leave_message_after_secs")))
+            .transpose()?,
         created_at: Timestamp(r.try_get("created_at")?),
     })
 }
