@@ -157,4 +157,13 @@ async function visitorSays(page, text) {
   await w.input.press('Enter');
 }
 
-module.exports = { test, expect, lcwEvents, waitForLcw, runClockUntil, resumeClock, widget, fillDemoPrechat, visitorSays };
+/** Signs in to the agent console and waits until it is online. */
+async function signInConsole(page, url, email, password) {
+  await page.goto(`${url}/console`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.locator('#conn')).toHaveAttribute('data-state', 'online');
+}
+
+module.exports = { test, expect, lcwEvents, waitForLcw, runClockUntil, resumeClock, widget, fillDemoPrechat, visitorSays, signInConsole };

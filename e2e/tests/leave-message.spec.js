@@ -4,7 +4,7 @@
 // live, if they are still on the page). A visitor tired of waiting leaves their email instead.
 'use strict';
 const base = require('../lib/fixtures');
-const { expect, widget, waitForLcw, fillDemoPrechat } = base;
+const { expect, widget, waitForLcw, fillDemoPrechat, signInConsole: signIn } = base;
 const { startSmtpSink } = require('../lib/smtp');
 
 const test = base.test.extend({
@@ -17,14 +17,6 @@ const test = base.test.extend({
     await use({ env: { BECKON_MAIL__SMTP_URL: smtp.url, BECKON_MAIL__FROM: 'Shop Support <help@shop.test>' } });
   },
 });
-
-async function signIn(page, url, email, password) {
-  await page.goto(`${url}/console`);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.locator('#conn')).toHaveAttribute('data-state', 'online');
-}
 
 /** Closes every queue of the demo organisation (open only on a day a week away). */
 async function closeQueues(agent) {

@@ -1046,7 +1046,7 @@
     const composerLabel = h('label', { for: inputId, class: 'sr-only' });
     const form = h('form', { class: 'composer' },
       h('div', { class: 'composer-row' }, composerLabel, input, sendBtn),
-      h('p', { id: hintId, class: 'composer-hint' }, 'Enter to send · Shift+Enter for a new line'));
+      h('p', { id: hintId, class: 'composer-hint' }, 'Enter to send · Shift+Enter for a new line · / for canned replies'));
     const panel = h('aside', { id: panelId, class: 'visitor-panel', 'aria-label': 'Visitor details' });
 
     const root = h('section', { class: 'pane', 'data-conversation-id': id, 'aria-labelledby': titleId, hidden: true },
@@ -1070,6 +1070,8 @@
       ev.preventDefault();
       submitComposer(rec);
     });
+    // Canned replies ("/" in the composer, replies.js): its keys come before Enter-to-send.
+    if (window.BeckonConsole.canned) form.prepend(window.BeckonConsole.canned.attach(input));
     input.addEventListener('keydown', (ev) => {
       if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
         ev.preventDefault();

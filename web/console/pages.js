@@ -22,7 +22,7 @@
   // ---------------------------------------------------------------------------------------------
   // Navigation between sections
 
-  const SECTIONS = ['chats', 'visitors', 'history', 'admin'];
+  const SECTIONS = ['chats', 'visitors', 'history', 'replies', 'admin'];
 
   function showSection(name, opts) {
     if (!SECTIONS.includes(name) || (name === 'admin' && (!me || me.role !== 'admin'))) name = 'chats';

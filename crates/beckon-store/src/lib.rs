@@ -353,6 +353,26 @@ pub trait Store: Send + Sync + 'static {
         role: beckon_domain::model::Role,
         capacity: u32,
     ) -> Result<Option<Agent>>;
+    // --- canned replies ----------------------------------------------------------------------
+    /// The organisation's shared replies and the agent's own, by shortcut.
+    async fn canned_replies(&self, org: OrgId, agent: AgentId) -> Result<Vec<CannedReply>>;
+    /// How many replies the owner has (the organisation's shared ones for `None`).
+    async fn count_canned_replies(&self, org: OrgId, owner: Option<AgentId>) -> Result<i64>;
+    async fn canned_reply(&self, id: i64) -> Result<Option<CannedReply>>;
+    /// `Conflict` when the owner already has the shortcut.
+    async fn create_canned_reply(
+        &self,
+        org: OrgId,
+        owner: Option<AgentId>,
+        shortcut: &str,
+        text: &str,
+        now: Timestamp,
+    ) -> Result<CannedReply>;
+    /// `None` when there is no such reply; `Conflict` when the owner already has the shortcut.
+    async fn update_canned_reply(&self, id: i64, shortcut: &str, text: &str) -> Result<Option<CannedReply>>;
+    /// False when there was no such reply.
+    async fn delete_canned_reply(&self, id: i64) -> Result<bool>;
+
     /// The invite a proactive conversation came from: `(invite_id, source, message)`, when known.
     async fn conversation_invite(&self, id: ConversationId) -> Result<Option<(String, String, String)>>;
 }

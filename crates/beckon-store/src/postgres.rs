@@ -1799,6 +1799,98 @@ impl Store for PgStore {
         .transpose()
     }
 
+    async fn canned_replies(&self, org: OrgId, agent: AgentId) -> Result<Vec<CannedReply>> {
+        sqlx::query(&format!(
+            "select {CANNED_COLS} from canned_reply
+             where org_id = $1 and (agent_id is null or agent_id = $2)
+             order by shortcut, agent_id nulls first"
+        ))
+        .bind(org.0)
+        .bind(agent.0)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(canned_row)
+        .collect()
+    }
+
+    async fn count_canned_replies(&self, org: OrgId, owner: Option<AgentId>) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "select count(*) from canned_reply where org_id = $1 and coalesce(agent_id, 0) = $2",
+        )
+        .bind(org.0)
+        .bind(owner.map_or(0, |a| a.0))
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn canned_reply(&self, id: i64) -> Result<Option<CannedReply>> {
+        sqlx::query(&format!("select {CANNED_COLS} from canned_reply where canned_reply_id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| canned_row(&r))
+            .transpose()
+    }
+
+    async fn create_canned_reply(
+        &self,
+        org: OrgId,
+        owner: Option<AgentId>,
+        shortcut: &str,
+        text: &str,
+        now: Timestamp,
+    ) -> Result<CannedReply> {
+        let row = sqlx::query(&format!(
+            "insert into canned_reply (org_id, agent_id, shortcut, text, created_at)
+             values ($1, $2, $3, $4, $5) returning {CANNED_COLS}"
+        ))
+        .bind(org.0)
+        .bind(owner.map(|a| a.0))
+        .bind(shortcut)
+        .bind(text)
+        .bind(now.0)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| {
+            if StoreError::is_unique_violation(&e) {
+                StoreError::Conflict("the shortcut is taken")
+            } else {
+                e.into()
+            }
+        })?;
+        canned_row(&row)
+    }
+
+    async fn update_canned_reply(&self, id: i64, shortcut: &str, text: &str) -> Result<Option<CannedReply>> {
+        sqlx::query(&format!(
+            "update canned_reply set shortcut = $1, text = $2 where canned_reply_id = $3
+             returning {CANNED_COLS}"
+        ))
+        .bind(shortcut)
+        .bind(text)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| {
+            if StoreError::is_unique_violation(&e) {
+                StoreError::Conflict("the shortcut is taken")
+            } else {
+                e.into()
+            }
+        })?
+        .map(|r| canned_row(&r))
+        .transpose()
+    }
+
+    async fn delete_canned_reply(&self, id: i64) -> Result<bool> {
+        let r = sqlx::query("delete from canned_reply where canned_reply_id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
     async fn conversation_invite(&self, id: ConversationId) -> Result<Option<(String, String, String)>> {
         Ok(sqlx::query_as(
             "select e.invite_id, e.source, e.message from conversation c
@@ -1835,4 +1927,17 @@ async fn assign_waiting(
     .await?
     .map(|r| conversation_row(&r))
     .transpose()
+}
+
+const CANNED_COLS: &str = "canned_reply_id, org_id, agent_id, shortcut, text, created_at";
+
+fn canned_row(r: &sqlx::postgres::PgRow) -> Result<CannedReply> {
+    Ok(CannedReply {
+        id: r.try_get("canned_reply_id")?,
+        org_id: OrgId(r.try_get("org_id")?),
+        agent_id: r.try_get::<Option<i64>, _>("agent_id")?.map(AgentId),
+        shortcut: r.try_get("shortcut")?,
+        text: r.try_get("text")?,
+        created_at: Timestamp(r.try_get("created_at")?),
+    })
 }

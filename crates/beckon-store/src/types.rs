@@ -176,3 +176,15 @@ pub struct MailDue {
     /// Messages up to this one were mailed already (or had nothing to mail).
     pub mailed_seq: i64,
 }
+
+/// A canned reply: typed as `/shortcut` in a chat, it inserts `text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CannedReply {
+    pub id: i64,
+    pub org_id: OrgId,
+    /// The agent whose own reply it is; `None`: shared by the whole organisation.
+    pub agent_id: Option<AgentId>,
+    pub shortcut: String,
+    pub text: String,
+    pub created_at: Timestamp,
+}

@@ -1178,6 +1178,41 @@ async fn leave_message_offers_are_stored_deadlines_taken_once(w: World) {
     ));
 }
 
+async fn canned_replies_are_shared_or_personal_with_one_shortcut_per_owner(w: World) {
+    let (a, b) = (w.agent("a@x.test").await, w.agent("b@x.test").await);
+    let s = &w.store;
+    let now = Timestamp(5_000);
+    let shared = s.create_canned_reply(w.org, None, "hello", "Hello! How can I help?", now).await.unwrap();
+    let mine = s.create_canned_reply(w.org, Some(a), "hello", "Hi, Ann here.", now).await.unwrap();
+    s.create_canned_reply(w.org, Some(b), "bye", "Bye!", now).await.unwrap();
+    assert!(matches!(
+        s.create_canned_reply(w.org, None, "hello", "again", now).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let list = |cs: Vec<CannedReply>| cs.into_iter().map(|c| (c.shortcut, c.agent_id)).collect::<Vec<_>>();
+    assert_eq!(
+        list(s.canned_replies(w.org, a).await.unwrap()),
+        [("hello".to_owned(), None), ("hello".to_owned(), Some(a))],
+        "the shared ones and one's own, never a colleague's"
+    );
+    assert_eq!(s.count_canned_replies(w.org, None).await.unwrap(), 1);
+    assert_eq!(s.count_canned_replies(w.org, Some(b)).await.unwrap(), 1);
+    let edited = s.update_canned_reply(mine.id, "hi", "Hi, Ann here!").await.unwrap().unwrap();
+    assert_eq!(
+        (edited.shortcut.as_str(), edited.text.as_str(), edited.agent_id),
+        ("hi", "Hi, Ann here!", Some(a))
+    );
+    assert!(
+        matches!(s.update_canned_reply(mine.id, "hello", "x").await, Ok(Some(_))),
+        "another owner's shortcut is free"
+    );
+    assert!(s.update_canned_reply(999_999, "x", "y").await.unwrap().is_none());
+    assert_eq!(s.canned_reply(shared.id).await.unwrap().unwrap().text, "Hello! How can I help?");
+    assert!(s.delete_canned_reply(shared.id).await.unwrap());
+    assert!(!s.delete_canned_reply(shared.id).await.unwrap());
+    assert!(s.canned_reply(shared.id).await.unwrap().is_none());
+}
+
 async fn a_queue_names_its_fallback(w: World) {
     let now = Timestamp(1_000);
     let spare = w.store.create_queue(w.org, "Spare", now).await.unwrap();
@@ -1233,6 +1268,7 @@ backend_tests!(sqlite, sqlite_world:
     a_queue_names_its_fallback,
     left_messages_wait_unoffered_and_their_answers_are_mailed_once,
     leave_message_offers_are_stored_deadlines_taken_once,
+    canned_replies_are_shared_or_personal_with_one_shortcut_per_owner,
 );
 
 backend_tests!(postgres, postgres_world:
@@ -1264,6 +1300,7 @@ backend_tests!(postgres, postgres_world:
     a_queue_names_its_fallback,
     left_messages_wait_unoffered_and_their_answers_are_mailed_once,
     leave_message_offers_are_stored_deadlines_taken_once,
+    canned_replies_are_shared_or_personal_with_one_shortcut_per_owner,
 );
 
 #[tokio::test]

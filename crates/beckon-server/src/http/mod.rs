@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod agent;
 pub mod assets;
+pub mod canned;
 pub mod health;
 pub mod openapi;
 pub mod triggers;
@@ -19,6 +20,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(health::router())
         .merge(agent::router())
+        .merge(canned::router())
         .merge(admin::router())
         .merge(triggers::router())
         .merge(openapi::router())

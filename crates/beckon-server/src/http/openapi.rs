@@ -10,7 +10,7 @@
 //! and the static front ends (`/widget.js`, `/console`, `/demo/…`), which are not JSON.
 
 use crate::error::ErrorBody;
-use crate::http::{admin, agent, health, triggers};
+use crate::http::{admin, agent, canned, health, triggers};
 use crate::state::AppState;
 use axum::Router;
 use axum::http::header;
@@ -46,6 +46,10 @@ pub const UNDESCRIBED_API_ROUTES: &[&str] = &["/v1/visitor/ws", "/v1/agent/ws"];
         agent::live_visitors,
         agent::directory,
         agent::search,
+        canned::list,
+        canned::create,
+        canned::update,
+        canned::remove,
         triggers::why,
         admin::invite_funnel,
         admin::list_queues,
