@@ -132,6 +132,7 @@
 
   const state = {
     mail: false, // welcome.mail: answers to left messages are emailed
+    skew: 0, // the server's clock minus this browser's (welcome.server_time), for offer countdowns
     agent: null,
     presence: 'offline',
     offers: new Map(), // conversation id -> conversation (offered to me)
@@ -374,6 +375,7 @@
     startHeartbeat(conn.ws);
     if (w.agent) state.agent = Object.assign({}, state.agent, w.agent);
     state.mail = !!w.mail;
+    if (typeof w.server_time === 'number') state.skew = w.server_time - Date.now();
     setConnState('online');
     setPresence(w.presence);
 
@@ -503,6 +505,9 @@
         rec.unread += 1;
         if (document.hidden) chime('message');
       }
+      // Only while the console is in the background (desktopNotify checks).
+      desktopNotify(visitorLabel(rec.conv), m.text.length > 140 ? `${m.text.slice(0, 140)}…` : m.text,
+        `beckon-conv-${rec.id}`, () => select(rec.id));
     }
     insertMessageView(rec, m);
     renderConvList();
@@ -797,8 +802,36 @@
     document.title = attentionTitle() || BASE_TITLE;
   }
 
+  // Desktop notifications (the browser's own): asked for once, from a button — browsers only ask
+  // after a click, and remember the answer — and shown only while the console is in the
+  // background. A click brings the console to the front, on the chat concerned.
+  const canNotify = 'Notification' in window;
+  function renderNotify() {
+    $('notify-enable').hidden = !canNotify || Notification.permission !== 'default';
+  }
+  $('notify-enable').addEventListener('click', async () => {
+    try { await Notification.requestPermission(); } catch (_) { /* an old browser: no promise */ }
+    renderNotify();
+    toast(Notification.permission === 'granted' ? 'Desktop notifications are on.'
+      : 'Desktop notifications are off. Your browser’s site settings can turn them on.');
+  });
+  renderNotify();
+  function desktopNotify(title, body, tag, onClick) {
+    if (!canNotify || Notification.permission !== 'granted' || (!document.hidden && document.hasFocus())) return;
+    try {
+      const n = new Notification(title, { body, tag });
+      n.onclick = () => { window.focus(); n.close(); if (onClick) onClick(); };
+    } catch (_) { /* some browsers allow notifications only from a service worker */ }
+  }
+
   function notifyOffer(c) {
     chime('offer');
+    if (c) {
+      // What the visitor said they want (not the name, already the title, nor tick boxes).
+      const said = displayableContext(c).filter(([, v]) => v !== 'true' && v !== 'false' && v !== visitorLabel(c));
+      desktopNotify(`New chat: ${visitorLabel(c)}`, said.slice(0, 2).map(([k, v]) => `${k}: ${v}`).join(' · ') || 'A visitor is waiting for you.',
+        `beckon-offer-${c.id}`, () => { document.body.dataset.view = 'list'; });
+    }
     if (document.hidden || !document.hasFocus()) startFlash();
     else updateTitle();
     if (c) announce(`New chat offer from ${visitorLabel(c)}.`);
@@ -930,6 +963,7 @@
         h('h3', { id: headingId, class: 'offer-title' }, visitorLabel(c)),
         c.proactive ? h('span', { class: 'tag tag--proactive' }, 'Proactive') : null,
         h('span', { class: 'offer-wait', 'data-since': c.created_at }, `waiting ${fmtWaiting(c.created_at)}`)),
+      c.offer_expires_at ? countdown(h('p', { class: 'offer-countdown', 'data-until': c.offer_expires_at })) : null,
       ctx.length
         ? h('dl', { class: 'offer-context' }, ctx.slice(0, 3).map(([k, v]) => h('div', { class: 'kv' }, h('dt', null, k), h('dd', { title: v }, v))))
         : h('p', { class: 'offer-nocontext' }, 'No context shared.'),
@@ -937,6 +971,16 @@
       h('div', { class: 'offer-actions' }, els.accept, els.decline));
     return els;
   }
+
+  // "Accept within 23 s": the offer goes to the next agent when it runs out (server time).
+  function countdown(el) {
+    const left = Math.ceil((Number(el.dataset.until) - (Date.now() + state.skew)) / 1000);
+    const text = left > 0 ? `Accept within ${left} s` : 'Passing to the next agent…';
+    if (el.textContent !== text) el.textContent = text;
+    el.classList.toggle('offer-countdown--soon', left <= 10);
+    return el;
+  }
+  setInterval(() => { for (const el of document.querySelectorAll('.offer-countdown[data-until]')) countdown(el); }, 1000);
 
   function lastPreview(rec) {
     let last = null;

@@ -265,6 +265,9 @@ pub struct Conversation {
     pub agent_id: Option<AgentId>,
     /// The agent the conversation is offered to and not yet accepted by.
     pub offered_agent_id: Option<AgentId>,
+    /// When that offer runs out and goes to the next agent.
+    #[serde(default)]
+    pub offer_expires_at: Option<Timestamp>,
     /// Custom context variables by name (see SDK.md).
     #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, crate::context::ContextVar>))]
     pub context: Context,

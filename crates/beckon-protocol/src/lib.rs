@@ -219,6 +219,9 @@ pub struct ConversationView {
     /// Only in agent frames: whom the conversation is offered to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offered_agent_id: Option<AgentId>,
+    /// Only in agent frames: when that offer runs out (Unix ms, server time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offer_expires_at: Option<Timestamp>,
     pub context: Context,
     pub last_seq: i64,
     /// The authenticated visitor's identity (`sub`), if signed in.
@@ -241,6 +244,7 @@ impl ConversationView {
             visitor_id: c.visitor_id,
             agent: c.agent_id.map(|id| AgentRef { id, name: agent_name.unwrap_or_default() }),
             offered_agent_id: if for_agent { c.offered_agent_id } else { None },
+            offer_expires_at: if for_agent { c.offer_expires_at } else { None },
             context: c.context.clone(),
             last_seq: c.last_seq,
             authenticated_as: c.auth_sub.clone(),
@@ -301,6 +305,8 @@ pub enum Out<'a> {
         waiting: Vec<ConversationView>,
         /// Answers to left messages are emailed (an SMTP server is configured).
         mail: bool,
+        /// The server's clock now (Unix ms): the console times offers' countdowns by it.
+        server_time: Timestamp,
     },
     /// Agents: a chat joined or changed on the waiting list of a queue the agent serves.
     Waiting {

@@ -239,3 +239,34 @@ async fn the_agent_socket_refuses_pages_of_other_sites() {
         WsClient::connect_with_headers(&url, &[("cookie", &cookie), ("origin", &own)]).await.unwrap();
     assert_eq!(ok.expect("welcome").await.unwrap()["type"], "welcome");
 }
+
+#[tokio::test]
+async fn the_status_an_agent_chose_is_theirs_again_at_the_next_sign_in() {
+    let app = spawn_app().await;
+    let cookie = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
+    let (mut console, welcome) = app.agent_with_cookie(&cookie).await;
+    assert_eq!(welcome["presence"], "offline", "a new account starts offline");
+    let busy = console.request(json!({"type": "presence", "status": "busy"})).await.unwrap();
+    assert_eq!(busy["status"], "busy");
+    // Signs out, the console closes, the grace period passes: offline meanwhile.
+    assert_eq!(call(&app, "POST", "/v1/agent/logout", &cookie, json!({})).await.0, 204);
+    drop(console);
+    app.advance(60_000);
+    let http = reqwest::Client::new();
+    // The next morning, a new sign-in: Busy, as they left it.
+    app.advance(12 * 3_600_000);
+    let cookie = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
+    let me: Value = http
+        .get(app.http("/v1/agent/directory"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let alex = me["agents"].as_array().unwrap().iter().find(|a| a["role"] == "admin").unwrap().clone();
+    assert_eq!(alex["presence"], "offline", "no console open yet");
+    let (_console, welcome) = app.agent_with_cookie(&cookie).await;
+    assert_eq!(welcome["presence"], "busy");
+}

@@ -439,7 +439,7 @@ fn fts_query(input: &str) -> String {
 const MESSAGE_COLS: &str =
     "conversation_id, seq, sender_kind, sender_agent_id, sender_name, text, tags, client_msg_id, created_at";
 const CONVERSATION_COLS: &str = "conversation_id, org_id, widget_id, visitor_id, queue_id, state, proactive, \
-     agent_id, offered_agent_id, context, last_seq, created_at, accepted_at, ended_at, auth_sub, auth_iss, reply_email";
+     agent_id, offered_agent_id, context, last_seq, created_at, accepted_at, ended_at, auth_sub, auth_iss, reply_email, offer_expires_at";
 const AGENT_COLS: &str = "agent_id, org_id, email, name, role, capacity, presence, disabled_at, created_at";
 const WIDGET_COLS: &str =
     "widget_id, org_id, widget_key, name, allowed_origins, default_queue_id, settings, auth, created_at";
@@ -481,6 +481,7 @@ fn conversation_row(r: &SqliteRow) -> Result<Conversation> {
         proactive: r.try_get("proactive")?,
         agent_id: r.try_get::<Option<i64>, _>("agent_id")?.map(AgentId),
         offered_agent_id: r.try_get::<Option<i64>, _>("offered_agent_id")?.map(AgentId),
+        offer_expires_at: r.try_get::<Option<i64>, _>("offer_expires_at")?.map(Timestamp),
         context: Context::parse(&context).map_err(|_| corrupt("conversation.context"))?,
         last_seq: r.try_get("last_seq")?,
         auth_sub: r.try_get("auth_sub")?,

@@ -97,7 +97,7 @@ impl Chat {
         };
         for c in open.into_iter().filter(|c| c.offered_agent_id == Some(agent)) {
             if matches!(self.store.withdraw_offer(c.id, agent).await, Ok(true)) {
-                let c = Conversation { offered_agent_id: None, ..c };
+                let c = Conversation { offered_agent_id: None, offer_expires_at: None, ..c };
                 self.publish_conversation(&c, &[agent]).await;
                 if let Some(q) = c.queue_id {
                     self.route_queue(q).await;

@@ -186,7 +186,8 @@ impl Chat {
             }
             tracing::info!(conversation = %c.id, agent = %agent, "conversation offered");
             self.deadline_added();
-            self.publish_conversation(&Conversation { offered_agent_id: Some(agent), ..c }, &[]).await;
+            let offered = Conversation { offered_agent_id: Some(agent), offer_expires_at: Some(until), ..c };
+            self.publish_conversation(&offered, &[]).await;
         }
         Ok(())
     }

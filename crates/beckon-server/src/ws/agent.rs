@@ -440,7 +440,11 @@ impl Handler for AgentSession {
             capacity: self.agent.capacity,
         };
         let mail = self.app.settings.mail.smtp_url.as_deref().is_some_and(|u| !u.trim().is_empty());
-        out.send(&Out::AgentWelcome { agent, presence, conversations: views, waiting, mail }, None);
+        let server_time = self.app.clock.now();
+        out.send(
+            &Out::AgentWelcome { agent, presence, conversations: views, waiting, mail, server_time },
+            None,
+        );
     }
 
     async fn on_text(&mut self, text: &str, out: &mut Replies) {

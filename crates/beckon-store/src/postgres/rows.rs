@@ -10,7 +10,7 @@ use sqlx::postgres::PgRow;
 pub(super) const MESSAGE_COLS: &str =
     "conversation_id, seq, sender_kind, sender_agent_id, sender_name, text, tags, client_msg_id, created_at";
 pub(super) const CONVERSATION_COLS: &str = "conversation_id, org_id, widget_id, visitor_id, queue_id, state, \
-     proactive, agent_id, offered_agent_id, context, last_seq, created_at, accepted_at, ended_at, auth_sub, auth_iss, reply_email";
+     proactive, agent_id, offered_agent_id, context, last_seq, created_at, accepted_at, ended_at, auth_sub, auth_iss, reply_email, offer_expires_at";
 pub(super) const AGENT_COLS: &str =
     "agent_id, org_id, email, name, role, capacity, presence, disabled_at, created_at";
 pub(super) const WIDGET_COLS: &str =
@@ -62,6 +62,7 @@ pub(super) fn conversation_row(r: &PgRow) -> Result<Conversation> {
         proactive: r.try_get("proactive")?,
         agent_id: r.try_get::<Option<i64>, _>("agent_id")?.map(AgentId),
         offered_agent_id: r.try_get::<Option<i64>, _>("offered_agent_id")?.map(AgentId),
+        offer_expires_at: r.try_get::<Option<i64>, _>("offer_expires_at")?.map(Timestamp),
         context: Context::parse(&context).map_err(|_| corrupt("conversation.context"))?,
         last_seq: r.try_get("last_seq")?,
         auth_sub: r.try_get("auth_sub")?,
