@@ -22,10 +22,10 @@ async function closeUntilTomorrow(agent) {
 }
 
 /** Loads the page and waits until the widget knows the queue is closed (a server round trip). */
-async function openClosedShop(page, site, opensAt) {
+async function openClosedShop(page, site, opensAt, pageName = 'shop.html') {
   const chatJs = [];
   page.on('request', (r) => { if (r.url().endsWith('/widget/chat.js')) chatJs.push(r.url()); });
-  await page.goto(site('shop.html'));
+  await page.goto(site(pageName));
   await waitForLcw(page, 'ready');
   const availability = await page.evaluate(() => Microsoft.Omnichannel.LiveChatWidget.SDK.getAgentAvailability());
   expect(availability).toMatchObject({
@@ -36,11 +36,13 @@ async function openClosedShop(page, site, opensAt) {
 
 test('closed queue, offline message: the launcher shows when the chat opens again; no chat starts', async ({ site, page, agent }) => {
   const opensAt = await closeUntilTomorrow(agent);
-  const chatJs = await openClosedShop(page, site, opensAt);
+  // A French page: the widget speaks French, and dates are in the visitor's locale (fr-FR).
+  const chatJs = await openClosedShop(page, site, opensAt, 'boutique.html');
   const w = widget(page);
 
-  // The launcher opens a panel with the widget's offline message and the opening time, in the
-  // visitor's locale (French) and time zone (Tokyo: 09:00 UTC is 18:00 there).
+  // The launcher opens a panel with the widget's offline message (the admin's text, as written)
+  // and the opening time, in the visitor's locale (French) and time zone (Tokyo: 09:00 UTC is
+  // 18:00 there).
   await w.launcher.click();
   const panel = page.locator('beckon-widget').getByRole('dialog');
   await expect(panel).toBeVisible();

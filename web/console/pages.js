@@ -107,7 +107,7 @@
     let name = fieldName;
     let text = message;
     if (!name) {
-      const m = /^([a-z_]+(?:\[\d+\](?:\.[a-z_]+)?)?): (.*)$/s.exec(message);
+      const m = /^([a-z_]+(?:\[\d+\]|\.[A-Za-z0-9_-]+)*): (.*)$/s.exec(message);
       if (m) { name = m[1]; text = m[2]; }
     }
     let wrap = name ? form.querySelector(`[data-field="${CSS.escape(name)}"]`) : null;
@@ -118,6 +118,9 @@
       if (wrap) text = message;
     }
     if (wrap) {
+      // A field inside a closed section (another language's texts): open it first.
+      const section = wrap.closest('details');
+      if (section) section.open = true;
       const err = wrap.querySelector(':scope > .field-error');
       err.textContent = text;
       err.hidden = false;
@@ -1143,6 +1146,56 @@
         const inputs = qList.querySelectorAll('li:last-child input');
         if (inputs[0]) inputs[0].focus();
       });
+      // The widget's language, and the texts above for visitors in each language it speaks.
+      const language = h('select', null, h('option', { value: 'auto' }, 'The page’s (else the visitor’s browser’s)'),
+        h('option', { value: 'en' }, 'English'), h('option', { value: 'fr' }, 'French'));
+      language.value = w.language || 'auto';
+      const translated = {};
+      const langSets = [['en', 'English'], ['fr', 'French']].map(([code, langName]) => {
+        const tr = (w.translations || {})[code] || {};
+        const f = {
+          title: input('text', tr.title, { maxlength: '100' }),
+          greeting: h('textarea', { rows: 2, maxlength: '500' }),
+          offline: h('textarea', { rows: 2, maxlength: '1000' }),
+          questions: {},
+        };
+        f.greeting.value = tr.greeting || '';
+        f.offline.value = tr.offline_message || '';
+        translated[code] = f;
+        const qFields = questions.filter((q) => q.id).map((q) => {
+          const t = (tr.prechat || {})[q.id] || {};
+          const label = input('text', t.label, { maxlength: '200' });
+          const choices = q.kind === 'option_set' ? h('textarea', { rows: 3 }) : null;
+          if (choices) choices.value = (t.choices || []).join('\n');
+          f.questions[q.id] = { label, choices };
+          return h('div', { class: 'translated-question' },
+            field(`translations.${code}.prechat.${q.id}.label`, `${langName} for “${q.label}”`, label),
+            choices ? field(`translations.${code}.prechat.${q.id}.choices`, `${langName} choices for “${q.label}”, one per line, in order`, choices) : null);
+        });
+        return h('details', { class: 'translations', 'data-language': code },
+          h('summary', null, `Texts for visitors in ${langName}`),
+          h('p', { class: 'field-hint' }, 'Leave a text empty to show the one above.'),
+          h('div', { class: 'form-grid' },
+            field(`translations.${code}.title`, `${langName} title`, f.title),
+            field(`translations.${code}.greeting`, `${langName} greeting`, f.greeting),
+            field(`translations.${code}.offline_message`, `${langName} offline message`, f.offline)),
+          qFields.length ? h('div', { class: 'form-grid' }, qFields) : null);
+      });
+      const translationsOut = () => {
+        const out = {};
+        for (const [code, f] of Object.entries(translated)) {
+          const prechat = {};
+          for (const [id, q] of Object.entries(f.questions)) {
+            if (!q.label.value.trim()) continue;
+            prechat[id] = { label: q.label.value.trim() };
+            const choices = q.choices ? q.choices.value.split('\n').map((c) => c.trim()).filter(Boolean) : [];
+            if (choices.length) prechat[id].choices = choices;
+          }
+          out[code] = { title: f.title.value.trim() || null, greeting: f.greeting.value.trim() || null,
+            offline_message: f.offline.value.trim() || null, prechat };
+        }
+        return out;
+      };
       const save = h('button', { type: 'submit', class: 'btn btn--primary' }, 'Save widget');
       const titleId = nextId('widget');
       const form = h('form', { class: 'widget-form admin-form', novalidate: true, 'aria-labelledby': titleId, 'data-widget-id': w.id },
@@ -1157,8 +1210,10 @@
           field('greeting', 'Greeting', greeting),
           field('invite_expiry_ms', 'Invites expire after (seconds)', expiry),
           oohSet,
-          field('offline_message', 'Offline message', offline)),
+          field('offline_message', 'Offline message', offline),
+          field('language', 'Language of the widget’s own words', language, 'Buttons, status lines and the server’s lines in the chat: English or French.')),
         h('fieldset', { class: 'field prechat', 'data-field': 'prechat' }, h('legend', null, 'Pre-chat survey'), qList, addQ, h('p', { class: 'field-error', hidden: true })),
+        langSets,
         formError(),
         h('div', { class: 'form-actions' }, save));
       form.addEventListener('submit', async (ev) => {
@@ -1187,6 +1242,8 @@
             if (q.kind === 'option_set') out.choices = q.choices;
             return out;
           }),
+          language: language.value,
+          translations: translationsOut(),
         };
         const done = busy(save, 'Saving…');
         try {

@@ -79,6 +79,126 @@
     var rendered = new WeakMap(); // message entry -> its element
     var prechatFor = null; // the `starting` object the survey form was built for
 
+    // The window's own words in the widget's language (widget.js picks it: core.lang).
+    var WORDS = {
+      en: {
+        minimise: 'Minimise chat',
+        closeChat: 'Close chat',
+        beforeStart: 'Before we start',
+        messages: 'Chat messages',
+        leaveForm: 'Leave a message',
+        rather: 'Rather not wait? Leave your email and we\u2019ll get back to you.',
+        newChat: 'Start a new chat',
+        ended: 'This chat has ended.',
+        cancel: 'Cancel',
+        endChat: 'End chat',
+        endQ: 'End this chat?',
+        endSub: 'The conversation closes for you and the agent.',
+        typeHere: 'Type your message\u2026',
+        typeLabel: 'Type your message',
+        send: 'Send',
+        answerQs: 'Please answer a few questions',
+        leaveStatus: 'Leave us a message',
+        sent: 'Message sent',
+        notStarted: 'Chat not started',
+        unreachable: 'Cannot reach the chat service, retrying\u2026',
+        connecting: 'Connecting\u2026',
+        chatEnded: 'Chat ended',
+        reconnecting: 'Reconnecting\u2026',
+        waiting: 'Waiting for an agent\u2026',
+        chattingWith: 'Chatting with {0}',
+        connected: 'Connected',
+        alsoTo: 'Answers also go to {0}.',
+        byEmail: 'Thanks! We\u2019ll answer you by email at {0}. You can close this window.',
+        here: 'Thanks! We\u2019ll answer you here: come back to this page to read it.',
+        isTyping: '{0} is typing\u2026',
+        agent: 'Agent',
+        sending: 'Sending\u2026',
+        notSent: 'Not sent. ',
+        retry: 'Retry',
+        choose: 'Choose\u2026',
+        startChat: 'Start chat',
+        tick: 'Please tick this box to continue.',
+        answerThis: 'Please answer this question.',
+        pleaseAnswer: 'Please answer: {0}',
+        waitingIntro: 'Leave your email: the first agent free will answer you there. Your messages so far are kept.',
+        closedIntroMail: 'Nobody can chat right now. Leave us a message and we\u2019ll answer by email.',
+        closedIntroHere: 'Nobody can chat right now. Leave us a message and we\u2019ll answer here: come back to this page to read it.',
+        name: 'Name',
+        email: 'Email',
+        message: 'Message',
+        sendEmail: 'Send my email',
+        sendMessage: 'Send message',
+        keepWaiting: 'Keep waiting',
+        needEmail: 'Please enter your email: we answer there.',
+        badEmail: 'This does not look like an email address.',
+        needMessage: 'Please write your message.',
+        pleaseCheck: 'Please check: {0}',
+        title: 'Chat'
+      },
+      fr: {
+        minimise: 'R\u00e9duire la discussion',
+        closeChat: 'Fermer la discussion',
+        beforeStart: 'Avant de commencer',
+        messages: 'Messages de la discussion',
+        leaveForm: 'Laisser un message',
+        rather: 'Vous pr\u00e9f\u00e9rez ne pas attendre ? Laissez votre e-mail, nous vous r\u00e9pondrons.',
+        newChat: 'Nouvelle discussion',
+        ended: 'Cette discussion est termin\u00e9e.',
+        cancel: 'Annuler',
+        endChat: 'Terminer',
+        endQ: 'Terminer cette discussion ?',
+        endSub: 'La conversation se ferme pour vous et pour le conseiller.',
+        typeHere: 'Votre message\u2026',
+        typeLabel: 'Votre message',
+        send: 'Envoyer',
+        answerQs: 'Quelques questions avant de commencer',
+        leaveStatus: 'Laissez-nous un message',
+        sent: 'Message envoy\u00e9',
+        notStarted: 'Discussion non d\u00e9marr\u00e9e',
+        unreachable: 'Service de discussion injoignable, nouvel essai\u2026',
+        connecting: 'Connexion\u2026',
+        chatEnded: 'Discussion termin\u00e9e',
+        reconnecting: 'Reconnexion\u2026',
+        waiting: 'En attente d\u2019un conseiller\u2026',
+        chattingWith: 'En discussion avec {0}',
+        connected: 'Connect\u00e9',
+        alsoTo: 'Les r\u00e9ponses sont aussi envoy\u00e9es \u00e0 {0}.',
+        byEmail: 'Merci ! Nous vous r\u00e9pondrons par e-mail \u00e0 {0}. Vous pouvez fermer cette fen\u00eatre.',
+        here: 'Merci ! Nous vous r\u00e9pondrons ici : revenez sur cette page pour lire la r\u00e9ponse.',
+        isTyping: '{0} \u00e9crit\u2026',
+        agent: 'Conseiller',
+        sending: 'Envoi\u2026',
+        notSent: 'Non envoy\u00e9. ',
+        retry: 'R\u00e9essayer',
+        choose: 'Choisir\u2026',
+        startChat: 'Commencer',
+        tick: 'Cochez cette case pour continuer.',
+        answerThis: 'Merci de r\u00e9pondre \u00e0 cette question.',
+        pleaseAnswer: 'Merci de r\u00e9pondre : {0}',
+        waitingIntro: 'Laissez votre e-mail : le premier conseiller disponible vous y r\u00e9pondra. Vos messages sont conserv\u00e9s.',
+        closedIntroMail: 'Personne n\u2019est disponible pour le moment. Laissez-nous un message, nous vous r\u00e9pondrons par e-mail.',
+        closedIntroHere: 'Personne n\u2019est disponible pour le moment. Laissez-nous un message, nous vous r\u00e9pondrons ici : revenez sur cette page pour le lire.',
+        name: 'Nom',
+        email: 'E-mail',
+        message: 'Message',
+        sendEmail: 'Envoyer mon e-mail',
+        sendMessage: 'Envoyer le message',
+        keepWaiting: 'Continuer d\u2019attendre',
+        needEmail: 'Indiquez votre e-mail : nous y r\u00e9pondrons.',
+        badEmail: 'Cette adresse e-mail ne semble pas valide.',
+        needMessage: '\u00c9crivez votre message.',
+        pleaseCheck: 'Merci de v\u00e9rifier : {0}',
+        title: 'Discussion'
+      }
+    };
+    function t(key) {
+      var text = (WORDS[core.lang] || WORDS.en)[key];
+      if (text == null) text = WORDS.en[key];
+      for (var i = 1; i < arguments.length; i++) text = text.split('{' + (i - 1) + '}').join(String(arguments[i]));
+      return text;
+    }
+
     function el(tag, attrs, text) {
       var e = document.createElement(tag);
       for (var k in attrs) e.setAttribute(k, attrs[k]);
@@ -117,8 +237,8 @@
       win = el('section', { 'class': 'win', role: 'dialog', 'aria-labelledby': 'bk-title', 'aria-modal': 'false', hidden: '' });
       title = el('h2', { id: 'bk-title' });
       status = el('p', { 'class': 'status' });
-      var minimize = el('button', { 'class': 'icon', type: 'button', 'aria-label': 'Minimise chat', 'data-action': 'minimize' }, '\u2013');
-      var close = el('button', { 'class': 'icon', type: 'button', 'aria-label': 'Close chat', 'data-action': 'close' }, '\u00d7');
+      var minimize = el('button', { 'class': 'icon', type: 'button', 'aria-label': t('minimise'), 'data-action': 'minimize' }, '\u2013');
+      var close = el('button', { 'class': 'icon', type: 'button', 'aria-label': t('closeChat'), 'data-action': 'close' }, '\u00d7');
       minimize.addEventListener('click', core.minimize);
       close.addEventListener('click', askToEnd);
       add(win, add(el('header', { 'class': 'head' }), add(el('div'), title, status), minimize, close));
@@ -126,36 +246,36 @@
       body = el('div', { 'class': 'body' });
       greeting = el('p', { 'class': 'greeting' });
       notice = el('p', { 'class': 'notice', role: 'alert' }); // why a chat did not start
-      prechat = el('form', { 'class': 'prechat', novalidate: '', 'aria-label': 'Before we start', hidden: '' });
-      log = el('div', { 'class': 'log', role: 'log', 'aria-live': 'polite', 'aria-label': 'Chat messages' });
-      leaveForm = el('form', { 'class': 'prechat', novalidate: '', 'aria-label': 'Leave a message', hidden: '' });
+      prechat = el('form', { 'class': 'prechat', novalidate: '', 'aria-label': t('beforeStart'), hidden: '' });
+      log = el('div', { 'class': 'log', role: 'log', 'aria-live': 'polite', 'aria-label': t('messages') });
+      leaveForm = el('form', { 'class': 'prechat', novalidate: '', 'aria-label': t('leaveForm'), hidden: '' });
       leftInfo = el('p', { 'class': 'info', role: 'status', hidden: '' });
       rather = el('p', { 'class': 'rather', hidden: '' });
-      var leaveLink = el('button', { 'class': 'link', type: 'button' }, 'Rather not wait? Leave your email and we\u2019ll get back to you.');
+      var leaveLink = el('button', { 'class': 'link', type: 'button' }, t('rather'));
       leaveLink.addEventListener('click', core.offerLeaveMessage);
       rather.appendChild(leaveLink);
       add(win, add(body, greeting, notice, leftInfo, prechat, leaveForm, log, rather));
 
       typing = el('p', { 'class': 'typing', 'aria-live': 'polite' });
       ended = el('div', { 'class': 'ended', hidden: '' });
-      var again = el('button', { 'class': 'link', type: 'button' }, 'Start a new chat');
+      var again = el('button', { 'class': 'link', type: 'button' }, t('newChat'));
       again.addEventListener('click', core.newChat);
       // The transcript already says who ended it ("Alex ended the chat."): this only says so.
-      add(ended, el('p', { role: 'status' }, 'This chat has ended.'), again);
+      add(ended, el('p', { role: 'status' }, t('ended')), again);
 
       confirmEnd = el('div', { 'class': 'confirm', role: 'alertdialog', 'aria-labelledby': 'bk-end-q', 'aria-describedby': 'bk-end-d', hidden: '' });
-      keepBtn = el('button', { 'class': 'btn', type: 'button' }, 'Cancel');
-      var endBtn = el('button', { 'class': 'btn primary', type: 'button' }, 'End chat');
-      add(confirmEnd, el('p', { id: 'bk-end-q' }, 'End this chat?'),
-        el('p', { 'class': 'sub', id: 'bk-end-d' }, 'The conversation closes for you and the agent.'),
+      keepBtn = el('button', { 'class': 'btn', type: 'button' }, t('cancel'));
+      var endBtn = el('button', { 'class': 'btn primary', type: 'button' }, t('endChat'));
+      add(confirmEnd, el('p', { id: 'bk-end-q' }, t('endQ')),
+        el('p', { 'class': 'sub', id: 'bk-end-d' }, t('endSub')),
         add(el('div', { 'class': 'row' }), keepBtn, endBtn));
       keepBtn.addEventListener('click', keepChatting);
       endBtn.addEventListener('click', core.closeChat); // closing the window hides this too
 
       composer = el('form', { 'class': 'composer' });
-      input = el('textarea', { id: 'bk-input', rows: '1', maxlength: '10000', placeholder: 'Type your message\u2026' });
-      sendBtn = el('button', { 'class': 'btn primary', type: 'submit' }, 'Send');
-      add(composer, el('label', { 'class': 'sr', 'for': 'bk-input' }, 'Type your message'), input, sendBtn);
+      input = el('textarea', { id: 'bk-input', rows: '1', maxlength: '10000', placeholder: t('typeHere') });
+      sendBtn = el('button', { 'class': 'btn primary', type: 'submit' }, t('send'));
+      add(composer, el('label', { 'class': 'sr', 'for': 'bk-input' }, t('typeLabel')), input, sendBtn);
       composer.addEventListener('submit', function (e) {
         e.preventDefault();
         if (core.send(input.value)) input.value = '';
@@ -196,25 +316,25 @@
 
     function statusText() {
       var c = state.conversation, s = state.starting;
-      if (s && s.prechat && !s.sent) return 'Please answer a few questions';
-      if (state.leaving) return 'Leave us a message';
-      if (c && c.reply_email && c.state === 'queued') return 'Message sent';
-      if (!c && !s && state.startError) return 'Chat not started';
-      if (!c || s) return state.failed ? 'Cannot reach the chat service, retrying\u2026' : 'Connecting\u2026';
-      if (c.state === 'ended' || c.state === 'abandoned') return 'Chat ended';
-      if (!state.connected) return 'Reconnecting\u2026';
-      if (c.state === 'queued') return state.queueInfo || 'Waiting for an agent\u2026';
-      return c.agent && c.agent.name ? 'Chatting with ' + c.agent.name : 'Connected';
+      if (s && s.prechat && !s.sent) return t('answerQs');
+      if (state.leaving) return t('leaveStatus');
+      if (c && c.reply_email && c.state === 'queued') return t('sent');
+      if (!c && !s && state.startError) return t('notStarted');
+      if (!c || s) return state.failed ? t('unreachable') : t('connecting');
+      if (c.state === 'ended' || c.state === 'abandoned') return t('chatEnded');
+      if (!state.connected) return t('reconnecting');
+      if (c.state === 'queued') return state.queueInfo || t('waiting');
+      return c.agent && c.agent.name ? t('chattingWith', c.agent.name) : t('connected');
     }
 
     function render() {
       if (!win) return;
       var c = state.conversation, s = state.starting;
       var isEnded = !!c && !s && (c.state === 'ended' || c.state === 'abandoned');
-      title.textContent = state.widget.title || 'Chat';
+      title.textContent = core.adminText('title') || t('title');
       status.textContent = statusText();
-      greeting.textContent = state.widget.greeting || '';
-      greeting.hidden = !state.widget.greeting || state.messages.length > 0;
+      greeting.textContent = core.adminText('greeting');
+      greeting.hidden = !greeting.textContent || state.messages.length > 0;
       notice.textContent = !c && !s ? state.startError || '' : '';
       notice.hidden = !notice.textContent;
 
@@ -229,17 +349,16 @@
       log.hidden = surveying || (!!leaving && !c);
       var left = !!(c && c.reply_email && !isEnded);
       leftInfo.hidden = !left || !!leaving;
-      leftInfo.textContent = !left ? '' : c.agent ? 'Answers also go to ' + c.reply_email + '.'
-        : state.mail ? 'Thanks! We\u2019ll answer you by email at ' + c.reply_email + '. You can close this window.'
-        : 'Thanks! We\u2019ll answer you here: come back to this page to read it.';
+      leftInfo.textContent = !left ? '' : c.agent ? t('alsoTo', c.reply_email)
+        : state.mail ? t('byEmail', c.reply_email) : t('here');
       rather.hidden = !(c && c.state === 'queued' && !c.reply_email && !c.agent && !s && !leaving);
       composer.hidden = surveying || isEnded || !!leaving;
       ended.hidden = !isEnded;
       if (!chatInProgress()) confirmEnd.hidden = true;
       sendBtn.disabled = input.disabled = !c || !!s || isEnded;
 
-      var agentName = (c && c.agent && c.agent.name) || 'Agent';
-      typing.textContent = state.agentTyping && !isEnded ? agentName + ' is typing\u2026' : '';
+      var agentName = (c && c.agent && c.agent.name) || t('agent');
+      typing.textContent = state.agentTyping && !isEnded ? t('isTyping', agentName) : '';
       renderMessages();
     }
 
@@ -247,7 +366,7 @@
       var node = rendered.get(m);
       if (!node) {
         node = el('div', { 'class': 'msg ' + (m.kind || 'system') });
-        if (m.kind === 'agent') node.appendChild(el('span', { 'class': 'who' }, m.name || 'Agent'));
+        if (m.kind === 'agent') node.appendChild(el('span', { 'class': 'who' }, m.name || t('agent')));
         node.appendChild(add(el('p', { 'class': 'text' }), linkified(m.text)));
         node.appendChild(el('span', { 'class': 'meta' }));
         rendered.set(m, node);
@@ -258,10 +377,10 @@
         node.setAttribute('data-status', st);
         node.className = 'msg ' + (m.kind || 'system') + (st === 'sent' ? '' : ' ' + st);
         meta.textContent = '';
-        if (st === 'pending') meta.textContent = 'Sending\u2026';
+        if (st === 'pending') meta.textContent = t('sending');
         if (st === 'failed') {
-          meta.appendChild(document.createTextNode('Not sent. '));
-          var retry = el('button', { 'class': 'link', type: 'button' }, 'Retry');
+          meta.appendChild(document.createTextNode(t('notSent')));
+          var retry = el('button', { 'class': 'link', type: 'button' }, t('retry'));
           retry.addEventListener('click', function () { core.retry(m); });
           meta.appendChild(retry);
         }
@@ -283,6 +402,10 @@
     }
 
     // ---- pre-chat survey ------------------------------------------------------------------------
+    function translatedQuestion(id) {
+      var tr = state.widget.translations && state.widget.translations[core.lang];
+      return tr && tr.prechat && tr.prechat[id];
+    }
     function buildPrechat(starting) {
       prechatFor = starting;
       prechat.textContent = '';
@@ -292,13 +415,19 @@
         var id = 'bk-q' + i, errId = id + '-err';
         var wrap = el('div', { 'class': 'q ' + q.kind });
         var required = q.required || q.kind === 'consent';
-        var label = el('label', { 'for': id }, q.label + (required ? ' *' : ''));
+        // The admin's translation for the widget's language, if any: shown; the answer is still
+        // stored under the question's own label and choice (agents read one language).
+        var tr = translatedQuestion(q.id) || {};
+        var shown = tr.label || q.label;
+        var label = el('label', { 'for': id }, shown + (required ? ' *' : ''));
         var field;
         if (q.kind === 'multi_line') field = el('textarea', { rows: '3', maxlength: '4000' });
         else if (q.kind === 'option_set') {
           field = el('select');
-          field.appendChild(el('option', { value: '' }, 'Choose\u2026'));
-          (q.choices || []).forEach(function (choice) { field.appendChild(el('option', { value: choice }, choice)); });
+          field.appendChild(el('option', { value: '' }, t('choose')));
+          (q.choices || []).forEach(function (choice, n) {
+            field.appendChild(el('option', { value: choice }, (tr.choices && tr.choices[n]) || choice));
+          });
         } else if (q.kind === 'consent') field = el('input', { type: 'checkbox' });
         else field = el('input', { type: 'text', maxlength: '4000' });
         field.id = id;
@@ -307,9 +436,9 @@
         var err = el('p', { 'class': 'err', id: errId });
         if (q.kind === 'consent') add(wrap, field, label, err); else add(wrap, label, field, err);
         prechat.appendChild(wrap);
-        return { q: q, field: field, err: err, required: required };
+        return { q: q, field: field, err: err, required: required, shown: shown };
       });
-      var submit = el('button', { 'class': 'btn primary', type: 'submit' }, 'Start chat');
+      var submit = el('button', { 'class': 'btn primary', type: 'submit' }, t('startChat'));
       prechat.appendChild(add(el('div', { 'class': 'row' }), submit));
       prechat.onsubmit = function (e) {
         e.preventDefault();
@@ -318,13 +447,13 @@
           var consent = f.q.kind === 'consent';
           var value = consent ? f.field.checked : f.field.value.trim();
           var bad = f.required && !value;
-          f.err.textContent = bad ? (consent ? 'Please tick this box to continue.' : 'Please answer this question.') : '';
+          f.err.textContent = bad ? (consent ? t('tick') : t('answerThis')) : '';
           f.field.setAttribute('aria-invalid', String(bad));
           if (bad) missing.push(f);
           else if (value !== '' && value !== false) answers[f.q.label] = value;
         });
         if (missing.length) {
-          summary.textContent = 'Please answer: ' + missing.map(function (f) { return f.q.label; }).join(', ');
+          summary.textContent = t('pleaseAnswer', missing.map(function (f) { return f.shown; }).join(', '));
           missing[0].field.focus();
           return;
         }
@@ -350,9 +479,7 @@
         else if (!guessName && /name|nom|nombre/i.test(label)) guessName = v;
       });
       var summary = el('p', { 'class': 'summary', role: 'alert' });
-      var intro = el('p', { 'class': 'intro' }, waiting
-        ? 'Leave your email: the first agent free will answer you there. Your messages so far are kept.'
-        : 'Nobody can chat right now. Leave us a message and we\u2019ll answer ' + (state.mail ? 'by email.' : 'here: come back to this page to read it.'));
+      var intro = el('p', { 'class': 'intro' }, waiting ? t('waitingIntro') : state.mail ? t('closedIntroMail') : t('closedIntroHere'));
       function field(key, label, tag, attrs, required) {
         var id = 'bk-leave-' + key, errId = id + '-err';
         var f = el(tag, attrs);
@@ -364,29 +491,29 @@
         return { field: f, err: err, label: label };
       }
       add(leaveForm, summary, intro);
-      var name = field('name', 'Name', 'input', { type: 'text', maxlength: '100', autocomplete: 'name' }, false);
-      var email = field('email', 'Email', 'input', { type: 'email', maxlength: '254', autocomplete: 'email' }, true);
-      var text = field('text', 'Message', 'textarea', { rows: '4', maxlength: '10000' }, !waiting);
+      var name = field('name', t('name'), 'input', { type: 'text', maxlength: '100', autocomplete: 'name' }, false);
+      var email = field('email', t('email'), 'input', { type: 'email', maxlength: '254', autocomplete: 'email' }, true);
+      var text = field('text', t('message'), 'textarea', { rows: '4', maxlength: '10000' }, !waiting);
       name.field.value = guessName;
       email.field.value = guessEmail;
-      var submit = el('button', { 'class': 'btn primary', type: 'submit' }, waiting ? 'Send my email' : 'Send message');
-      var cancel = el('button', { 'class': 'btn', type: 'button' }, waiting ? 'Keep waiting' : 'Cancel');
+      var submit = el('button', { 'class': 'btn primary', type: 'submit' }, waiting ? t('sendEmail') : t('sendMessage'));
+      var cancel = el('button', { 'class': 'btn', type: 'button' }, waiting ? t('keepWaiting') : t('cancel'));
       cancel.addEventListener('click', core.cancelLeave);
       leaveForm.appendChild(add(el('div', { 'class': 'row' }), cancel, submit));
       leaveForm.onsubmit = function (e) {
         e.preventDefault();
         var bad = [];
         var addr = email.field.value.trim();
-        email.err.textContent = !addr ? 'Please enter your email: we answer there.'
-          : /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(addr) ? '' : 'This does not look like an email address.';
-        text.err.textContent = !waiting && !text.field.value.trim() ? 'Please write your message.' : '';
+        email.err.textContent = !addr ? t('needEmail')
+          : /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(addr) ? '' : t('badEmail');
+        text.err.textContent = !waiting && !text.field.value.trim() ? t('needMessage') : '';
         [email, text].forEach(function (f) {
           var isBad = !!f.err.textContent;
           f.field.setAttribute('aria-invalid', String(isBad));
           if (isBad) bad.push(f);
         });
         if (bad.length) {
-          summary.textContent = 'Please check: ' + bad.map(function (f) { return f.label; }).join(', ');
+          summary.textContent = t('pleaseCheck', bad.map(function (f) { return f.label; }).join(', '));
           bad[0].field.focus();
           return;
         }

@@ -25,7 +25,6 @@
   var PRIVATE = '__beckonWidget'; // the private global chat.js registers itself on
   if (window[PRIVATE]) return; // the tag was pasted twice: the first copy stays in charge
 
-  var DEFAULT_INVITE = "Hi! Have any questions? I'm here to help";
   // lcw:error code for "no chat now: the queue is outside its operating hours". SDK.md's codes
   // (Microsoft's 1-4, 7, 8) have none for it (Microsoft's widget just shows its own offline UI),
   // and reusing one would mislead pages that switch on them, so this is a Beckon code, outside
@@ -44,7 +43,8 @@
   var options = {
     hideButton: data.hideChatButton === 'true',
     color: data.colorOverride || '',
-    font: data.fontFamilyOverride || ''
+    font: data.fontFamilyOverride || '',
+    language: data.language || ''
   };
   var storePrefix = 'beckon:' + widgetKey + ':';
 
@@ -63,6 +63,67 @@
     return Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join('');
   }
 
+  // ---- languages ------------------------------------------------------------------------------
+  // The widget's own words in the visitor's language: the script tag's data-language, else the
+  // widget's setting (an admin's choice), else the page's <html lang>, else the browser's
+  // languages; English when none of them is one the widget speaks. Texts the admin wrote come
+  // in the same language when the admin translated them (settings.translations). Messages for
+  // the page's developer (lcw:error descriptions, console warnings) stay in English.
+  var LANGUAGES = ['en', 'fr'];
+  var WORDS = {
+    en: {
+      open: 'Open chat', minimise: 'Minimise chat', close: 'Close', unread1: '{0} unread message',
+      unreadN: '{0} unread messages', closeInvite: 'Close invitation', chatNow: 'Chat now', noThanks: 'No thanks',
+      invitation: 'Chat invitation: {0}', away: 'We are away right now.', opensAgain: 'We open again on {0}.',
+      leave: 'Leave a message', title: 'Chat with us', defaultInvite: "Hi! Have any questions? I'm here to help",
+      signIn: 'We could not confirm that you are signed in. Please sign in again, then retry.',
+      cannotStart: 'Sorry, the chat could not start. Please try again later.'
+    },
+    fr: {
+      open: 'Ouvrir la discussion', minimise: 'R\u00e9duire la discussion', close: 'Fermer', unread1: '{0} message non lu',
+      unreadN: '{0} messages non lus', closeInvite: 'Fermer l\u2019invitation', chatNow: 'Discuter', noThanks: 'Non merci',
+      invitation: 'Invitation \u00e0 discuter : {0}', away: 'Nous sommes absents pour le moment.',
+      opensAgain: 'Nous serons de retour le {0}.', leave: 'Laisser un message', title: 'Discutons',
+      defaultInvite: 'Bonjour ! Une question ? Je suis l\u00e0 pour vous aider',
+      signIn: 'Nous n\u2019avons pas pu confirmer que vous \u00eates connect\u00e9. Reconnectez-vous, puis r\u00e9essayez.',
+      cannotStart: 'D\u00e9sol\u00e9, la discussion n\u2019a pas pu d\u00e9marrer. R\u00e9essayez plus tard.'
+    }
+  };
+  function supported(tag) {
+    var primary = String(tag || '').toLowerCase().split(/[-_]/)[0];
+    return LANGUAGES.indexOf(primary) >= 0 ? primary : '';
+  }
+  function pickLanguage() {
+    var setting = state.widget.language;
+    var tries = [options.language, setting === 'auto' ? '' : setting, document.documentElement.lang]
+      .concat(navigator.languages || [navigator.language]);
+    for (var i = 0; i < tries.length; i++) if (supported(tries[i])) return supported(tries[i]);
+    return 'en';
+  }
+  // The locale for dates and times: the visitor's own (the browser's) when the widget speaks its
+  // language (fr-CA stays fr-CA), else the widget's language, so that a sentence never mixes
+  // two languages.
+  function pickLocale(lang) {
+    var browser = navigator.language || '';
+    return supported(browser) === lang ? browser : lang;
+  }
+  function t(key) {
+    var words = WORDS[lang] || WORDS.en;
+    var text = words[key] != null ? words[key] : WORDS.en[key];
+    for (var i = 1; i < arguments.length; i++) text = text.split('{' + (i - 1) + '}').join(String(arguments[i]));
+    return text;
+  }
+  // An admin's text (title, greeting, offline_message) in the widget's language, when translated.
+  function adminText(field) {
+    var tr = state.widget.translations && state.widget.translations[lang];
+    return (tr && tr[field]) || state.widget[field] || '';
+  }
+  var lang = 'en', locale = 'en';
+  function applyLanguage() {
+    lang = pickLanguage();
+    locale = pickLocale(lang);
+  }
+
   // ---- lcw:* events --------------------------------------------------------------------------
   // Events are held back until lcw:ready has fired, so a page always sees ready first.
   var readyFired = false;
@@ -79,7 +140,7 @@
 
   // ---- state shared with chat.js -----------------------------------------------------------
   var state = {
-    widget: { color: '#2151c4', font_family: null, title: 'Chat with us', greeting: '', invite_expiry_ms: 60000, prechat: [] },
+    widget: { color: '#2151c4', font_family: null, title: '', greeting: '', invite_expiry_ms: 60000, prechat: [] },
     connected: false,     // a welcome has been received on the current socket
     failed: false,        // the server could not be reached (yet)
     conversation: null,   // the visitor's open (or just ended) conversation
@@ -96,6 +157,7 @@
     ui: 'closed',         // chat window: closed | open | min
     unread: 0
   };
+  applyLanguage();
   var seqs = {};               // seq -> true, for the current conversation
   var byClientId = {};         // client_msg_id -> message entry (the visitor's own)
   var historyUpTo = 0;         // messages up to this seq are history: no onMessageReceived
@@ -375,6 +437,7 @@
     if (state.queue.open !== false) showOffline(false);
     var w = f.widget || {};
     for (var k in w) if (w[k] != null) state.widget[k] = w[k];
+    applyLanguage();
     applyTheme();
     var first = !everWelcomed;
     everWelcomed = true;
@@ -568,7 +631,7 @@
       case 'auth_not_configured':
       case 'auth_keys_unavailable':
         if (!frame || frame.type === 'start_chat') {
-          refuseStart(f.code === 'auth_required' ? (authTokenProvider ? 3 : 8) : 4, f.message || f.code, SIGN_IN);
+          refuseStart(f.code === 'auth_required' ? (authTokenProvider ? 3 : 8) : 4, f.message || f.code, SIGN_IN());
         }
         return;
       case 'queue_closed':
@@ -598,14 +661,14 @@
       if (f.code === 'token_expired' && !frame.retried) {
         // Ask the page once more for a fresh token, then try again.
         return getAuthToken().then(function (token) {
-          if (!token) { refuseStart(0, '', SIGN_IN); return; }
+          if (!token) { refuseStart(0, '', SIGN_IN()); return; }
           frame.auth_token = token;
           frame.retried = true;
           outbox.push(frame);
           if (state.connected) rawSend(frame);
         });
       }
-      return refuseStart(4, 'The visitor\'s auth token was refused: ' + (f.message || f.code), SIGN_IN);
+      return refuseStart(4, 'The visitor\'s auth token was refused: ' + (f.message || f.code), SIGN_IN());
     }
     if (entry) { entry.status = 'failed'; entry.error = f.message || f.code; changed('message'); return; }
     if (frame && frame.type === 'start_chat') refuseStart(0, '');
@@ -615,10 +678,10 @@
   // The server refused a start_chat (the window may be open, e.g. after the pre-chat survey):
   // no chat, never an anonymous one in its place; the page gets lcw:error `code` (0: already
   // reported), the visitor reads why in the window.
-  var SIGN_IN = 'We could not confirm that you are signed in. Please sign in again, then retry.';
+  function SIGN_IN() { return t('signIn'); }
   function refuseStart(code, description, says) {
     state.starting = null;
-    state.startError = says || 'Sorry, the chat could not start. Please try again later.';
+    state.startError = says || t('cannotStart');
     if (code) lcwError(code, description);
     changed('start');
   }
@@ -758,7 +821,7 @@
     var s = state.starting;
     if (!s || s.sent) return;
     s.sent = true;
-    var frame = { type: 'start_chat', proactive: s.proactive, context: s.context };
+    var frame = { type: 'start_chat', proactive: s.proactive, context: s.context, language: lang };
     if (s.inviteId) frame.invite_id = s.inviteId;
     if (answers) frame.prechat = answers;
     if (s.authToken) frame.auth_token = s.authToken;
@@ -781,7 +844,7 @@
     l.sent = true;
     l.error = '';
     var frame = { type: 'leave_message', email: String(fields.email || ''), text: String(fields.text || ''),
-      name: fields.name ? String(fields.name) : null, client_msg_id: newId() };
+      name: fields.name ? String(fields.name) : null, client_msg_id: newId(), language: lang };
     if (l.prechat) frame.prechat = l.prechat;
     if (pageContext) frame.context = pageContext;
     reliable(frame);
@@ -865,7 +928,7 @@
 
   function startProactiveChat(config, showPrechat) {
     var message = typeof config === 'string' ? config : config && typeof config.message === 'string' ? config.message : '';
-    if (!message.trim()) message = DEFAULT_INVITE;
+    if (!message.trim()) message = t('defaultInvite');
     var id = newId();
     whenConnected(function () {
       if (stopped) return;
@@ -877,7 +940,7 @@
   // Shows an invite from the page (SDK) or from the server (an agent or a trigger rule), unless
   // a chat or another invite is on screen; every outcome is reported under the invite's id.
   function showInvite(id, message, showPrechat, expiryMs) {
-    message = String(message || DEFAULT_INVITE);
+    message = String(message || t('defaultInvite'));
     if (chatActive()) return reportInvite(id, 'suppressed', message, 'chat_active');
     // Never drawn over the chat window (an ended chat, the pre-chat survey): it would hide it.
     if (state.ui === 'open') return reportInvite(id, 'suppressed', message, 'chat_open');
@@ -951,7 +1014,7 @@
     live = el('div', { 'class': 'sr', role: 'status', 'aria-live': 'polite' });
     root.appendChild(live);
 
-    launcher = el('button', { 'class': 'launcher', type: 'button', 'aria-label': 'Open chat' });
+    launcher = el('button', { 'class': 'launcher', type: 'button', 'aria-label': t('open') });
     launcher.innerHTML = '<svg viewBox="0 0 24 24" aria-hidden="true" fill="currentColor"><path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/></svg>';
     badge = el('span', { 'class': 'badge', hidden: '' });
     launcher.appendChild(badge);
@@ -987,8 +1050,8 @@
     badge.textContent = n > 99 ? '99+' : String(n);
     var open = state.ui === 'open' || state.offline;
     launcher.setAttribute('aria-expanded', String(open));
-    launcher.setAttribute('aria-label', (open ? (state.offline ? 'Close' : 'Minimise chat') : 'Open chat') +
-      (n ? ', ' + n + ' unread message' + (n > 1 ? 's' : '') : ''));
+    launcher.setAttribute('aria-label', (open ? (state.offline ? t('close') : t('minimise')) : t('open')) +
+      (n ? ', ' + t(n > 1 ? 'unreadN' : 'unread1', n) : ''));
   }
 
   function renderInvite() {
@@ -997,9 +1060,9 @@
     if (!invite || !root) return;
     inviteEl = el('div', { 'class': 'invite', role: 'alertdialog', 'aria-labelledby': 'bk-invite-text', 'aria-modal': 'false' });
     var text = el('p', { id: 'bk-invite-text' }, invite.message);
-    var close = el('button', { 'class': 'x', type: 'button', 'aria-label': 'Close invitation' }, '\u00d7');
-    var accept = el('button', { 'class': 'btn primary', type: 'button', 'data-action': 'accept' }, 'Chat now');
-    var decline = el('button', { 'class': 'btn', type: 'button', 'data-action': 'decline' }, 'No thanks');
+    var close = el('button', { 'class': 'x', type: 'button', 'aria-label': t('closeInvite') }, '\u00d7');
+    var accept = el('button', { 'class': 'btn primary', type: 'button', 'data-action': 'accept' }, t('chatNow'));
+    var decline = el('button', { 'class': 'btn', type: 'button', 'data-action': 'decline' }, t('noThanks'));
     var row = el('div', { 'class': 'row' });
     row.appendChild(decline);
     row.appendChild(accept);
@@ -1013,7 +1076,7 @@
     root.appendChild(inviteEl);
     // Announce it without stealing focus from what the visitor is doing; Tab reaches the buttons.
     live.textContent = '';
-    setTimeout(function () { live.textContent = 'Chat invitation: ' + invite.message; }, 50);
+    setTimeout(function () { live.textContent = t('invitation', invite.message); }, 50);
   }
 
   // The out-of-hours panel: the widget's offline message and when the chat opens again, in the
@@ -1023,18 +1086,18 @@
     if (!root || on === !!offlineEl) return;
     state.offline = on;
     if (!on) { offlineEl.remove(); offlineEl = null; renderLauncher(); return; }
-    offlineEl = el('div', { 'class': 'invite', role: 'dialog', 'aria-label': state.widget.title || 'Chat' });
-    var close = el('button', { 'class': 'x', type: 'button', 'aria-label': 'Close' }, '\u00d7');
+    offlineEl = el('div', { 'class': 'invite', role: 'dialog', 'aria-label': adminText('title') || t('title') });
+    var close = el('button', { 'class': 'x', type: 'button', 'aria-label': t('close') }, '\u00d7');
     close.addEventListener('click', function () { showOffline(false); launcher.focus(); });
     offlineEl.addEventListener('keydown', function (e) { if (e.key === 'Escape') { showOffline(false); launcher.focus(); } });
     offlineEl.appendChild(close);
-    offlineEl.appendChild(el('p', {}, state.widget.offline_message || 'We are away right now.'));
+    offlineEl.appendChild(el('p', {}, adminText('offline_message') || t('away')));
     var at = state.queue.opens_at;
     if (at) {
-      var when = new Date(at).toLocaleString(undefined, { weekday: 'long', month: 'long', day: 'numeric', hour: 'numeric', minute: '2-digit' });
-      offlineEl.appendChild(el('p', { 'class': 'opens' }, 'We open again on ' + when + '.'));
+      var when = new Date(at).toLocaleString(locale, { weekday: 'long', month: 'long', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+      offlineEl.appendChild(el('p', { 'class': 'opens' }, t('opensAgain', when)));
     }
-    var leave = el('button', { 'class': 'btn primary', type: 'button' }, 'Leave a message');
+    var leave = el('button', { 'class': 'btn primary', type: 'button' }, t('leave'));
     leave.addEventListener('click', offerLeaveMessage);
     offlineEl.appendChild(el('div', { 'class': 'row' }));
     offlineEl.lastChild.appendChild(leave);
@@ -1088,6 +1151,10 @@
     version: 1,
     state: state,
     options: options,
+    // The widget's language (en, fr), the visitor's locale for dates, and an admin's text in it.
+    get lang() { return lang; },
+    get locale() { return locale; },
+    adminText: adminText,
     get root() { return root; },
     subscribe: function (fn) { subscribers.push(fn); },
     register: function (factory) {

@@ -80,6 +80,46 @@ pub struct WidgetSettings {
     pub out_of_hours: String,
     pub offline_message: String,
     pub prechat: Vec<PrechatQuestion>,
+    /// The language of the widget's own words (buttons, status lines, errors): `auto` (the
+    /// page's `lang`, else the visitor's browser) or one of [`LANGUAGES`].
+    pub language: String,
+    /// The texts above in other languages, by language code: shown to visitors whose widget
+    /// speaks that language (what is missing falls back to the texts above).
+    pub translations: std::collections::BTreeMap<String, WidgetTexts>,
+}
+
+fn english() -> String {
+    "en".into()
+}
+
+/// The languages the widget speaks (its own words; admins' texts may be in any of them).
+pub const LANGUAGES: [&str; 2] = ["en", "fr"];
+
+/// An admin's widget texts in one language.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default)]
+pub struct WidgetTexts {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub greeting: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offline_message: Option<String>,
+    /// Pre-chat questions by their `id`: the label (and the choices, in the same order) in this
+    /// language. Answers are stored under the question's own label and choice, so agents read
+    /// one language whatever the visitor's.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub prechat: std::collections::BTreeMap<String, QuestionText>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default)]
+pub struct QuestionText {
+    pub label: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
 }
 
 impl Default for WidgetSettings {
@@ -91,8 +131,10 @@ impl Default for WidgetSettings {
             greeting: "Hi! How can we help?".into(),
             invite_expiry_ms: 60_000,
             out_of_hours: "message".into(),
-            offline_message: "We're away right now. Leave us a note on our contact page, or come back during our opening hours.".into(),
+            offline_message: "We're away right now. Leave us a message and we'll get back to you, or come back during our opening hours.".into(),
             prechat: Vec::new(),
+            language: "auto".into(),
+            translations: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -278,6 +320,10 @@ pub struct Conversation {
     pub auth_sub: Option<String>,
     #[serde(default)]
     pub auth_iss: Option<String>,
+    /// The language the visitor's widget speaks (`en`, `fr`): what the server says in the
+    /// conversation is in it.
+    #[serde(default = "english")]
+    pub language: String,
     /// A message left for an answer by email (the widget's offline form): where answers go.
     /// Routing never offers it; agents take it from the waiting list.
     #[serde(default)]

@@ -61,6 +61,10 @@ pub enum VisitorIn {
         prechat: Option<serde_json::Map<String, Value>>,
         /// A JWT from the page's auth token provider (same as a prior `authenticate`).
         auth_token: Option<String>,
+        /// The language the widget speaks (`en`, `fr`): the server's own lines in the chat are
+        /// in it. Anything else: English.
+        #[serde(default)]
+        language: Option<String>,
     },
     Authenticate {
         token: String,
@@ -84,6 +88,9 @@ pub enum VisitorIn {
         /// Pre-chat answers the visitor gave before the chat was refused: kept.
         #[serde(default)]
         prechat: Option<serde_json::Map<String, Value>>,
+        /// As in `start_chat`.
+        #[serde(default)]
+        language: Option<String>,
     },
     Send {
         client_msg_id: String,

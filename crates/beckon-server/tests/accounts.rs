@@ -251,6 +251,7 @@ async fn the_status_an_agent_chose_is_theirs_again_at_the_next_sign_in() {
     // Signs out, the console closes, the grace period passes: offline meanwhile.
     assert_eq!(call(&app, "POST", "/v1/agent/logout", &cookie, json!({})).await.0, 204);
     drop(console);
+    app.wait_for_sessions(0).await;
     app.advance(60_000);
     let http = reqwest::Client::new();
     // The next morning, a new sign-in: Busy, as they left it.

@@ -1029,8 +1029,8 @@ impl Store for PgStore {
         let context = serde_json::to_string(&c.context).expect("context serialises");
         let row = sqlx::query(&format!(
             "insert into conversation (org_id, widget_id, visitor_id, queue_id, state, proactive, invite_id,
-                                       context, auth_sub, auth_iss, created_at, reply_email, leave_message_at)
-             values ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12) returning {CONVERSATION_COLS}"
+                                       context, auth_sub, auth_iss, created_at, reply_email, leave_message_at, language)
+             values ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13) returning {CONVERSATION_COLS}"
         ))
         .bind(c.org_id.0)
         .bind(c.widget_id.0)
@@ -1044,6 +1044,7 @@ impl Store for PgStore {
         .bind(now.0)
         .bind(c.reply_email.as_deref())
         .bind(c.leave_message_at.map(|t| t.0))
+        .bind(&c.language)
         .fetch_one(&self.pool)
         .await
         .map_err(conflict_on_unique("the visitor already has an open conversation"))?;

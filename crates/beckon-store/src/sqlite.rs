@@ -439,7 +439,7 @@ fn fts_query(input: &str) -> String {
 const MESSAGE_COLS: &str =
     "conversation_id, seq, sender_kind, sender_agent_id, sender_name, text, tags, client_msg_id, created_at";
 const CONVERSATION_COLS: &str = "conversation_id, org_id, widget_id, visitor_id, queue_id, state, proactive, \
-     agent_id, offered_agent_id, context, last_seq, created_at, accepted_at, ended_at, auth_sub, auth_iss, reply_email, offer_expires_at";
+     agent_id, offered_agent_id, context, last_seq, created_at, accepted_at, ended_at, auth_sub, auth_iss, reply_email, offer_expires_at, language";
 const AGENT_COLS: &str = "agent_id, org_id, email, name, role, capacity, presence, disabled_at, created_at";
 const WIDGET_COLS: &str =
     "widget_id, org_id, widget_key, name, allowed_origins, default_queue_id, settings, auth, created_at";
@@ -487,6 +487,7 @@ fn conversation_row(r: &SqliteRow) -> Result<Conversation> {
         auth_sub: r.try_get("auth_sub")?,
         auth_iss: r.try_get("auth_iss")?,
         reply_email: r.try_get("reply_email")?,
+        language: r.try_get("language")?,
         created_at: Timestamp(r.try_get("created_at")?),
         accepted_at: r.try_get::<Option<i64>, _>("accepted_at")?.map(Timestamp),
         ended_at: r.try_get::<Option<i64>, _>("ended_at")?.map(Timestamp),
@@ -1508,8 +1509,8 @@ impl Store for SqliteStore {
     async fn create_conversation(&self, c: NewConversation, now: Timestamp) -> Result<Conversation> {
         let context = serde_json::to_string(&c.context).expect("context serialises");
         let row = sqlx::query(&format!(
-            "insert into conversation (org_id, widget_id, visitor_id, queue_id, state, proactive, invite_id, context, auth_sub, auth_iss, created_at, reply_email, leave_message_at)
-             values (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?) returning {CONVERSATION_COLS}"
+            "insert into conversation (org_id, widget_id, visitor_id, queue_id, state, proactive, invite_id, context, auth_sub, auth_iss, created_at, reply_email, leave_message_at, language)
+             values (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?) returning {CONVERSATION_COLS}"
         ))
         .bind(c.org_id.0)
         .bind(c.widget_id.0)
@@ -1523,6 +1524,7 @@ impl Store for SqliteStore {
         .bind(now.0)
         .bind(c.reply_email.as_deref())
         .bind(c.leave_message_at.map(|t| t.0))
+        .bind(&c.language)
         .fetch_one(&self.write)
         .await
         .map_err(|e| {

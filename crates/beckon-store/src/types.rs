@@ -69,6 +69,8 @@ pub struct NewConversation {
     pub reply_email: Option<String>,
     /// When the visitor, still without an agent, is to be offered to leave a message instead.
     pub leave_message_at: Option<Timestamp>,
+    /// The widget's language (`en`, `fr`).
+    pub language: String,
 }
 
 #[derive(Debug, Clone)]

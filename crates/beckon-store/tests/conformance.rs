@@ -110,6 +110,7 @@ impl World {
                     auth_iss: None,
                     reply_email: None,
                     leave_message_at: None,
+                    language: "en".into(),
                 },
                 Timestamp(2_000),
             )
@@ -231,6 +232,7 @@ async fn one_open_conversation_per_visitor(w: World) {
                 auth_iss: None,
                 reply_email: None,
                 leave_message_at: None,
+                language: "en".into(),
             },
             Timestamp(2_500),
         )
@@ -772,6 +774,7 @@ async fn the_invite_funnel_counts_outcomes_and_resulting_chats(w: World) {
                 auth_iss: None,
                 reply_email: None,
                 leave_message_at: None,
+                language: "en".into(),
             },
             day1,
         )
@@ -961,6 +964,7 @@ async fn a_proactive_conversation_knows_its_invite(w: World) {
                 auth_iss: None,
                 reply_email: None,
                 leave_message_at: None,
+                language: "en".into(),
             },
             Timestamp(2_000),
         )
@@ -1078,6 +1082,7 @@ async fn left_messages_wait_unoffered_and_their_answers_are_mailed_once(w: World
         auth_iss: None,
         reply_email: Some("lea@example.fr".into()),
         leave_message_at: None,
+        language: "en".into(),
     };
     let left = w.store.create_conversation(new.clone(), Timestamp(3_000)).await.unwrap();
     assert_eq!(left.reply_email.as_deref(), Some("lea@example.fr"));
@@ -1155,6 +1160,7 @@ async fn leave_message_offers_are_stored_deadlines_taken_once(w: World) {
                 auth_iss: None,
                 reply_email: None,
                 leave_message_at: Some(Timestamp(122_000)),
+                language: "en".into(),
             },
             Timestamp(2_000),
         )

@@ -85,6 +85,7 @@ async fn main() -> anyhow::Result<()> {
                     auth_iss: None,
                     reply_email: None,
                     leave_message_at: None,
+                    language: "en".into(),
                 },
                 t,
             )

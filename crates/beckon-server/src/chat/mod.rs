@@ -7,8 +7,11 @@
 //! offer), so any node may serve any request. Routing (`routing.rs`) and presence
 //! (`presence.rs`) react to the same changes and live beside this file.
 
+mod lines;
 mod presence;
 mod routing;
+
+pub use lines::{Line, say};
 
 use crate::new_visitors::NewVisitors;
 use crate::timers::Timers;
@@ -196,6 +199,7 @@ impl Chat {
         invite_id: Option<String>,
         identity: Option<&Identity>,
         seen: &Seen,
+        language: &str,
     ) -> ChatResult<(Conversation, bool)> {
         if let Some(open) = self.store.open_conversation_of_visitor(visitor).await? {
             return Ok((open, true));
@@ -226,6 +230,7 @@ impl Chat {
             context,
             reply_email: None,
             leave_message_at,
+            language: language.to_owned(),
         };
         let conversation = match self.store.create_conversation(new, self.now()).await {
             Ok(c) => c,
@@ -309,6 +314,7 @@ impl Chat {
         email: &str,
         text: Option<MessageText>,
         client_msg_id: ClientMsgId,
+        language: &str,
     ) -> ChatResult<Conversation> {
         let conversation = match self.store.open_conversation_of_visitor(visitor).await? {
             Some(open) => self.to_left_message(open, email).await?,
@@ -333,6 +339,7 @@ impl Chat {
                     context,
                     reply_email: Some(email.to_owned()),
                     leave_message_at: None,
+                    language: language.to_owned(),
                 };
                 match self.store.create_conversation(new, self.now()).await {
                     Ok(c) => c,
@@ -370,8 +377,8 @@ impl Chat {
                 continue;
             }
             tracing::info!(conversation = %c.id, "no agent yet: the visitor is offered to leave a message");
-            let text = "No agent is free yet. You can keep waiting, or leave your email and we\u{2019}ll answer you there.";
-            if let Err(e) = self.system_message(c.id, text.into(), &["leavemessage"]).await {
+            let text = say(&c.language, Line::LeaveMessageOffer);
+            if let Err(e) = self.system_message(c.id, text, &["leavemessage"]).await {
                 tracing::error!(error = %e, conversation = %c.id, "offering to leave a message failed");
             }
         }
@@ -437,7 +444,7 @@ impl Chat {
         };
         tracing::info!(conversation = %c.id, agent = %inviter.id, "conversation from an agent's invite goes to that agent");
         self.publish_conversation(&taken, &[]).await;
-        self.system_message(c.id, format!("{} joined the chat.", inviter.name), &["agentaccepted"]).await?;
+        self.system_message(c.id, say(&c.language, Line::Joined(&inviter.name)), &["agentaccepted"]).await?;
         Ok(Some(taken))
     }
 
@@ -539,7 +546,7 @@ impl Chat {
             .ok_or(ChatError::Closed)?;
         self.system_message(
             conversation,
-            "The visitor ended the chat.".into(),
+            say(&c.language, Line::VisitorEnded),
             &["conversationended", "visitorended"],
         )
         .await?;
@@ -565,7 +572,7 @@ impl Chat {
             .ok_or(ChatError::Closed)?;
         self.system_message(
             conversation,
-            format!("{} ended the chat.", agent.name),
+            say(&c.language, Line::AgentEnded(&agent.name)),
             &["conversationended", "agentended"],
         )
         .await?;
@@ -591,8 +598,12 @@ impl Chat {
             .ok_or(ChatError::OfferGone)?;
         tracing::info!(conversation = %conversation, agent = %agent.id, "conversation accepted");
         self.publish_conversation(&accepted, &[]).await;
-        self.system_message(conversation, format!("{} joined the chat.", agent.name), &["agentaccepted"])
-            .await?;
+        self.system_message(
+            conversation,
+            say(&accepted.language, Line::Joined(&agent.name)),
+            &["agentaccepted"],
+        )
+        .await?;
         // Everyone behind it in line moves up.
         if let Some(q) = accepted.queue_id {
             self.positions_changed(q);
@@ -621,8 +632,12 @@ impl Chat {
             .ok_or(ChatError::OfferGone)?;
         tracing::info!(conversation = %conversation, agent = %agent.id, "conversation taken from the waiting list");
         self.publish_conversation(&taken, offered.as_slice()).await;
-        self.system_message(conversation, format!("{} joined the chat.", agent.name), &["agentaccepted"])
-            .await?;
+        self.system_message(
+            conversation,
+            say(&taken.language, Line::Joined(&agent.name)),
+            &["agentaccepted"],
+        )
+        .await?;
         if let Some(q) = taken.queue_id {
             self.positions_changed(q);
         }
@@ -701,7 +716,7 @@ impl Chat {
         tracing::info!(conversation = %conversation, from = %agent.id, ?to_agent, ?queue, "conversation transferred");
         self.system_message(
             conversation,
-            "You are being transferred to another agent.".into(),
+            say(&moved.language, Line::Transferring),
             &["agentleft", "transferred"],
         )
         .await?;

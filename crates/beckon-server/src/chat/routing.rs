@@ -92,7 +92,7 @@ impl Chat {
             let Some(position) = self.store.queue_position(c.id).await? else { continue };
             // Recorded in the store: whichever node records a change announces it, once.
             if let Some(first) = self.store.set_announced_position(c.id, position).await? {
-                news.push((c.id, position, first));
+                news.push((c.id, c.language.as_str(), position, first));
             }
         }
         if news.is_empty() {
@@ -101,23 +101,17 @@ impl Chat {
         // With nobody of the queue at work (all away or offline), an "average wait" would be a
         // promise nobody keeps: the visitor is told so instead.
         let staffed = self.anyone_available(queue).await?;
-        let average = match staffed && news.iter().any(|(_, _, first)| *first) {
+        let average = match staffed && news.iter().any(|(_, _, _, first)| *first) {
             true => self.store.average_wait_ms(queue, Timestamp(self.now().0 - 24 * 3_600_000)).await?,
             false => None,
         };
         // Written together, so the store commits them in one group rather than one by one.
-        let writes = news.into_iter().map(|(id, position, first)| async move {
-            let text = match (staffed, position) {
-                (true, 1) => "You're next in line. An agent will be with you shortly.".to_owned(),
-                (true, n) => format!("You are number {n} in line."),
-                (false, 1) => "No agent is available right now. You're next in line: an agent will join as soon as one is available.".to_owned(),
-                (false, n) => format!("No agent is available right now. You are number {n} in line."),
-            };
+        let writes = news.into_iter().map(|(id, language, position, first)| async move {
+            let text = super::say(language, super::Line::InLine { staffed, position });
             self.system_message(id, text, &["queueposition"]).await?;
             if first && let Some(ms) = average {
                 let minutes = ((ms + 59_999) / 60_000).max(1);
-                let unit = if minutes == 1 { "minute" } else { "minutes" };
-                let text = format!("The average wait is about {minutes} {unit}.");
+                let text = super::say(language, super::Line::AverageWait { minutes });
                 self.system_message(id, text, &["averagewaittime"]).await?;
             }
             Ok::<_, ChatError>(())

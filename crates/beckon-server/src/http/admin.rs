@@ -869,6 +869,10 @@ pub(crate) struct AdminWidget {
     out_of_hours: String,
     offline_message: String,
     prechat: Vec<beckon_domain::model::PrechatQuestion>,
+    /// The language of the widget's own words: `auto` (the page's, else the browser's), `en`, `fr`.
+    language: String,
+    /// The texts above in other languages, by language code.
+    translations: std::collections::BTreeMap<String, beckon_domain::model::WidgetTexts>,
     /// `required`, `optional`, or `null` (anonymous visitors only).
     authenticated_visitors: Option<&'static str>,
 }
@@ -899,6 +903,8 @@ fn widget_json(w: &beckon_domain::model::Widget) -> AdminWidget {
         out_of_hours: s.out_of_hours,
         offline_message: s.offline_message,
         prechat: s.prechat,
+        language: s.language,
+        translations: s.translations,
         authenticated_visitors: w.auth.as_ref().map(|a| if a.required { "required" } else { "optional" }),
     }
 }
@@ -951,6 +957,11 @@ pub(crate) struct WidgetPatch {
     out_of_hours: Option<String>,
     offline_message: Option<String>,
     prechat: Option<Vec<beckon_domain::model::PrechatQuestion>>,
+    /// `auto`, `en` or `fr`.
+    language: Option<String>,
+    /// Replaces every translation: language code (`en`, `fr`) → texts; a language with no
+    /// text left is dropped.
+    translations: Option<std::collections::BTreeMap<String, beckon_domain::model::WidgetTexts>>,
 }
 
 fn invalid(message: String) -> ApiError {
@@ -1025,6 +1036,65 @@ fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<String,
         }));
     }
     Ok(value.trim().to_owned())
+}
+
+/// Widget texts per language: known languages, the same length rules as the texts themselves,
+/// and translations only of questions the survey has (with as many choices). Empty texts are
+/// dropped, and so is a language left with none.
+fn check_translations(
+    all: &std::collections::BTreeMap<String, beckon_domain::model::WidgetTexts>,
+    prechat: &[beckon_domain::model::PrechatQuestion],
+) -> Result<std::collections::BTreeMap<String, beckon_domain::model::WidgetTexts>, ApiError> {
+    use beckon_domain::model::{QuestionText, WidgetTexts};
+    let mut out = std::collections::BTreeMap::new();
+    for (lang, t) in all {
+        if !beckon_domain::model::LANGUAGES.contains(&lang.as_str()) {
+            return Err(invalid(format!(
+                "translations: {lang:?} is not a language the widget speaks ({})",
+                beckon_domain::model::LANGUAGES.join(", ")
+            )));
+        }
+        let text = |field: &str, v: &Option<String>, max: usize| -> Result<Option<String>, ApiError> {
+            match v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+                None => Ok(None),
+                Some(v) => check_len(&format!("translations.{lang}.{field}"), v, 1, max).map(Some),
+            }
+        };
+        let mut kept = WidgetTexts {
+            title: text("title", &t.title, 100)?,
+            greeting: text("greeting", &t.greeting, 500)?,
+            offline_message: text("offline_message", &t.offline_message, 1_000)?,
+            prechat: Default::default(),
+        };
+        for (id, q) in &t.prechat {
+            let Some(question) = prechat.iter().find(|p| &p.id == id) else {
+                return Err(invalid(format!(
+                    "translations.{lang}.prechat: the survey has no question {id:?}"
+                )));
+            };
+            let label = q.label.trim();
+            if label.is_empty() {
+                continue;
+            }
+            let label = check_len(&format!("translations.{lang}.prechat.{id}.label"), label, 1, 200)?;
+            if !q.choices.is_empty() && q.choices.len() != question.choices.len() {
+                return Err(invalid(format!(
+                    "translations.{lang}.prechat.{id}.choices: {} choices, as in the question",
+                    question.choices.len()
+                )));
+            }
+            let choices = q
+                .choices
+                .iter()
+                .map(|c| check_len(&format!("translations.{lang}.prechat.{id}.choices"), c, 1, 200))
+                .collect::<Result<_, _>>()?;
+            kept.prechat.insert(id.clone(), QuestionText { label, choices });
+        }
+        if kept != WidgetTexts::default() {
+            out.insert(lang.clone(), kept);
+        }
+    }
+    Ok(out)
 }
 
 fn check_prechat(questions: &[beckon_domain::model::PrechatQuestion]) -> Result<(), ApiError> {
@@ -1162,6 +1232,18 @@ pub(crate) async fn patch_widget(
     if let Some(p) = &body.prechat {
         check_prechat(p)?;
         s.prechat = p.clone();
+    }
+    if let Some(l) = &body.language {
+        if l != "auto" && !beckon_domain::model::LANGUAGES.contains(&l.as_str()) {
+            return Err(invalid(format!(
+                "language: auto or one of {}",
+                beckon_domain::model::LANGUAGES.join(", ")
+            )));
+        }
+        s.language = l.clone();
+    }
+    if let Some(t) = &body.translations {
+        s.translations = check_translations(t, &s.prechat)?;
     }
     let updated = app.store.update_widget(widget.id, &name, &origins, queue, &s).await?;
     let updated = updated.ok_or_else(|| ApiError::not_found("widget"))?;

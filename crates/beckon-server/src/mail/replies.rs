@@ -51,8 +51,10 @@ async fn deliver(store: &dyn Store, mailer: &Mailer, chat: &Chat, due: MailDue) 
     // message when an answer is already there).
     let asked: Vec<&Message> =
         all.iter().filter(|m| m.seq < first && m.sender.kind == SenderKind::Visitor).collect();
-    let body = compose(&answers, &asked[asked.len().saturating_sub(QUOTED)..]);
-    match mailer.send(to, "Re: your message", body).await {
+    let french = c.language == "fr";
+    let body = compose(&answers, &asked[asked.len().saturating_sub(QUOTED)..], french);
+    let subject = if french { "Re : votre message" } else { "Re: your message" };
+    match mailer.send(to, subject, body).await {
         Ok(()) => {
             tracing::info!(conversation = %c.id, answers = answers.len(), "answer mailed to the visitor");
             store.mail_done(c.id, through).await
@@ -72,21 +74,26 @@ async fn deliver(store: &dyn Store, mailer: &Mailer, chat: &Chat, due: MailDue) 
     }
 }
 
-/// The email's text: each answer under its agent's name, then the visitor's words quoted.
-fn compose(answers: &[&Message], asked: &[&Message]) -> String {
+/// The email's text: each answer under its agent's name, then the visitor's words quoted (in
+/// French for a conversation in French, else in English).
+fn compose(answers: &[&Message], asked: &[&Message], french: bool) -> String {
     let mut body = String::new();
     let mut last_name: Option<&str> = None;
     for m in answers {
-        let name = m.sender.name.as_deref().unwrap_or("Our team");
+        let name = m.sender.name.as_deref().unwrap_or(if french { "Notre \u{e9}quipe" } else { "Our team" });
         if last_name != Some(name) {
-            body.push_str(&format!("{name} wrote:\n\n"));
+            body.push_str(&if french {
+                format!("{name} a \u{e9}crit :\n\n")
+            } else {
+                format!("{name} wrote:\n\n")
+            });
             last_name = Some(name);
         }
         body.push_str(&m.text);
         body.push_str("\n\n");
     }
     if !asked.is_empty() {
-        body.push_str("--\nYour message:\n");
+        body.push_str(if french { "--\nVotre message :\n" } else { "--\nYour message:\n" });
         for m in asked {
             for line in m.text.lines() {
                 body.push_str("> ");
@@ -122,7 +129,7 @@ mod tests {
         let (a1, a2) = (msg(2, ana.clone(), "Yes, we ship to Lyon."), msg(3, ana, "Within 2 days."));
         let q = msg(1, Sender::visitor(), "Do you ship to Lyon?\nAnd how fast?");
         assert_eq!(
-            compose(&[&a1, &a2], &[&q]),
+            compose(&[&a1, &a2], &[&q], false),
             "Ana wrote:\n\nYes, we ship to Lyon.\n\nWithin 2 days.\n\n--\nYour message:\n> Do you ship to Lyon?\n> And how fast?\n"
         );
     }

@@ -590,7 +590,7 @@ impl VisitorSession {
                 out.send(&Out::Authenticated { sub: &identity.sub, expires_at: identity.expires_at }, rid);
                 self.ready.as_mut().expect("after hello").identity = Some(identity);
             }
-            VisitorIn::StartChat { context, proactive, invite_id, prechat, auth_token } => {
+            VisitorIn::StartChat { context, proactive, invite_id, prechat, auth_token, language } => {
                 let context = match build_context(context, prechat) {
                     Ok(c) => c,
                     Err(msg) => return Err(ChatError::Invalid("invalid_context", msg)),
@@ -640,7 +640,16 @@ impl VisitorSession {
                 let (c, existing) = self
                     .app
                     .chat
-                    .start(&widget, visitor, context, proactive, invite_id, identity.as_ref(), &seen)
+                    .start(
+                        &widget,
+                        visitor,
+                        context,
+                        proactive,
+                        invite_id,
+                        identity.as_ref(),
+                        &seen,
+                        spoken(&language),
+                    )
                     .await?;
                 self.app.hub.subscribe(self.sid, Topic::Conversation(c.id)).await;
                 self.ready.as_mut().expect("after hello").conversation = Some(c.id);
@@ -651,7 +660,7 @@ impl VisitorSession {
                 let delivered = self.replay(c.id, c.last_seq, out).await?;
                 self.ready.as_mut().expect("after hello").delivered = delivered;
             }
-            VisitorIn::LeaveMessage { name, email, text, client_msg_id, context, prechat } => {
+            VisitorIn::LeaveMessage { name, email, text, client_msg_id, context, prechat, language } => {
                 let email = reply_address(&email).map_err(|m| ChatError::Invalid("invalid_email", m))?;
                 let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
                 if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
@@ -697,6 +706,7 @@ impl VisitorSession {
                         &email,
                         text,
                         client_msg_id,
+                        spoken(&language),
                     )
                     .await?;
                 self.app.hub.subscribe(self.sid, Topic::Conversation(c.id)).await;
@@ -840,6 +850,12 @@ fn check_page(p: &Page) -> Result<(), String> {
         return Err(format!("title must be at most {MAX_TITLE} characters"));
     }
     Ok(())
+}
+
+/// The language a widget said it speaks, if Beckon speaks it too; English otherwise.
+fn spoken(language: &Option<String>) -> &'static str {
+    let asked = language.as_deref().unwrap_or("");
+    beckon_domain::model::LANGUAGES.iter().find(|l| **l == asked).copied().unwrap_or("en")
 }
 
 /// The address a visitor gave for answers by email, trimmed; or why it cannot be one. Only the
