@@ -163,7 +163,8 @@
 
   function visitorLabel(c) {
     for (const [name, value] of displayableContext(c)) {
-      if (/^(name|full name|your name|visitor name)$/i.test(name.trim()) && value.trim()) return value.trim();
+      // The same names as the server's (beckon-domain context.rs NAME_VARIABLES).
+      if (/^(name|full name|your name|visitor name|nom|votre nom|nom complet)$/i.test(name.trim()) && value.trim()) return value.trim();
     }
     if (c.authenticated_as) return String(c.authenticated_as);
     return `Visitor ${c.visitor_id}`;
@@ -1201,6 +1202,12 @@
   }
 
   function endedText(rec) {
+    const r = rec.conv.rating;
+    const rated = r ? ` The visitor rated it ${r} out of 5${rec.conv.rating_comment ? `: “${rec.conv.rating_comment}”` : '.'}` : '';
+    return endedWhy(rec) + rated;
+  }
+
+  function endedWhy(rec) {
     if (rec.transferredTo) return `You transferred this chat to ${rec.transferredTo}.`;
     let tags = [];
     for (const m of rec.messages.values()) {
@@ -1793,7 +1800,7 @@
   const hooks = { frame: [], start: [], stop: [] };
   window.BeckonConsole = {
     h, clear, api, request, toast, announce, fmtTime, fmtDateTime, fmtWaiting, fmtDuration,
-    displayableContext, state, hooks, labelledField,
+    displayableContext, state, hooks, labelledField, visitorLabel,
     isConnected: () => conn.ready,
     countryName,
   };

@@ -253,7 +253,8 @@
     },
 
     fill(els, v) {
-      els.name.textContent = v.authenticated_as ? `${v.authenticated_as}` : `Visitor #${v.visitor_id}`;
+      // The name the visitor gave in their chat, else who they are signed in as, else the id.
+      els.name.textContent = v.name || v.authenticated_as || `Visitor #${v.visitor_id}`;
       const [text, kind] = this.statusOf(v);
       els.status.textContent = text;
       els.status.className = `pill pill--${kind}`;
@@ -443,11 +444,13 @@
     },
 
     item(c) {
-      const who = c.authenticated_as || `Visitor #${c.visitor_id}`;
+      // The pre-chat name when the visitor gave one, else the signed-in identity, else the id.
+      const who = B.visitorLabel(c);
       const btn = h('button', { type: 'button', class: 'history-item', 'data-conversation-id': c.id },
         h('span', { class: 'history-line' },
           h('span', { class: 'history-who' }, who),
           c.proactive ? h('span', { class: 'tag tag--small' }, 'Proactive') : null,
+          c.rating ? h('span', { class: 'tag tag--small tag--rating', title: `Rated ${c.rating} out of 5` }, `★ ${c.rating}`) : null,
           h('span', { class: 'history-date' }, fmtDateTime(c.created_at))),
         h('span', { class: 'history-line history-line--sub' },
           h('span', { class: `pill pill--${c.state === 'active' ? 'chatting' : 'idle'}` }, c.state),
@@ -476,8 +479,11 @@
       const head = h('header', { class: 'transcript-head' }, back,
         h('h2', { id: titleId, class: 'transcript-title' }, `Conversation #${id}`),
         h('p', { class: 'transcript-meta' }, summary
-          ? `${summary.authenticated_as || `Visitor #${summary.visitor_id}`} · ${summary.agent_name ? `with ${summary.agent_name}` : 'no agent'} · ${fmtDateTime(summary.created_at)} · ${summary.state}`
-          : 'Read-only transcript'));
+          ? `${B.visitorLabel(summary)} · ${summary.agent_name ? `with ${summary.agent_name}` : 'no agent'} · ${fmtDateTime(summary.created_at)} · ${summary.state}`
+          : 'Read-only transcript'),
+        summary && summary.rating
+          ? h('p', { class: 'transcript-rating' }, `Rated ${summary.rating} out of 5 by the visitor${summary.rating_comment ? `: “${summary.rating_comment}”` : '.'}`)
+          : null);
       const log = h('ol', { class: 'transcript-log', 'aria-labelledby': titleId });
       t.append(head, log);
       t.setAttribute('aria-labelledby', titleId);
@@ -568,7 +574,7 @@
     build() {
       if (this.built) return;
       this.built = true;
-      const tabs = [['queues', 'Queues & hours'], ['routing', 'Routing rules'], ['agents', 'Agents'], ['widgets', 'Widgets']];
+      const tabs = [['queues', 'Queues & hours'], ['routing', 'Routing rules'], ['agents', 'Agents'], ['widgets', 'Widgets'], ['satisfaction', 'Satisfaction']];
       this.tabEls = {};
       this.panels = {};
       const tablist = h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Administration' });
@@ -618,6 +624,7 @@
         if (key === 'routing') this.renderRouting(panel, (await api('GET', '/v1/admin/routing-rules')).rules || [], (await api('GET', '/v1/admin/widgets')).widgets || []);
         if (key === 'agents') this.renderAgents(panel, (await api('GET', '/v1/admin/agents')).agents || []);
         if (key === 'widgets') this.renderWidgets(panel, (await api('GET', '/v1/admin/widgets')).widgets || []);
+        if (key === 'satisfaction') this.renderSatisfaction(panel, await api('GET', '/v1/admin/analytics/satisfaction?days=30'));
       } catch (e) {
         clear(panel);
         panel.append(h('p', { class: 'form-error', role: 'alert' }, e.status === 403 ? 'Administration needs the admin role.' : e.message));
@@ -736,6 +743,44 @@
       });
       return h('p', { class: 'admin-fallback' },
         h('label', { for: id }, 'Offer waiting visitors to leave a message '), select);
+    },
+
+    // What visitors said when they rated their chats (the last 30 days).
+    renderSatisfaction(panel, r) {
+      clear(panel);
+      panel.append(h('h2', { class: 'admin-title' }, 'Satisfaction'),
+        h('p', { class: 'panel-note' }, 'Visitors rate a chat from 1 to 5 once an agent has ended it. The last 30 days:'));
+      if (!r.rated) {
+        panel.append(h('p', { class: 'empty-state' }, 'No chat was rated in the last 30 days.'));
+        return;
+      }
+      const pct = (x) => `${Math.round(x * 100)}%`;
+      panel.append(h('dl', { class: 'csat-summary' },
+        h('div', null, h('dt', null, 'Rated chats'), h('dd', { 'data-role': 'rated' }, String(r.rated))),
+        h('div', null, h('dt', null, 'Average'), h('dd', { 'data-role': 'average' }, `${r.average.toFixed(2)} / 5`)),
+        h('div', null, h('dt', null, 'Satisfied (4 or 5)'), h('dd', { 'data-role': 'satisfied' }, pct(r.satisfied)))));
+      const max = Math.max(...r.by_score, 1);
+      panel.append(h('ol', { class: 'csat-bars', 'aria-label': 'Chats by score' },
+        r.by_score.map((n, i) => {
+          // Set through the CSSOM: the console's CSP forbids style attributes.
+          const bar = h('span', { class: 'csat-bar' });
+          bar.style.width = `${Math.round((n / max) * 100)}%`;
+          return h('li', { 'data-score': i + 1 }, h('span', { class: 'csat-score' }, `${i + 1} ★`), bar, h('span', { class: 'csat-count' }, String(n)));
+        })));
+      if (r.agents.length) {
+        panel.append(h('table', { class: 'csat-agents' },
+          h('caption', null, 'By agent'),
+          h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Agent'), h('th', { scope: 'col' }, 'Rated chats'), h('th', { scope: 'col' }, 'Average'))),
+          h('tbody', null, r.agents.map((a) => h('tr', null, h('th', { scope: 'row' }, a.name), h('td', null, String(a.rated)), h('td', null, a.average.toFixed(2)))))));
+      }
+      if (r.comments.length) {
+        panel.append(h('h3', { class: 'admin-item-title' }, 'Latest comments'),
+          h('ul', { class: 'csat-comments' }, r.comments.map((c) => h('li', null,
+            h('span', { class: 'tag tag--small tag--rating' }, `★ ${c.score}`), ' ',
+            h('q', null, c.comment),
+            h('span', { class: 'csat-meta' }, ` — ${c.agent_name ? `with ${c.agent_name}, ` : ''}${fmtDateTime(c.rated_at)}`)))));
+      }
+      if (r.truncated) panel.append(h('p', { class: 'panel-note' }, 'More chats were rated than one report reads: these figures are of the newest 20,000.'));
     },
 
     hoursSummary(hours) {

@@ -66,6 +66,12 @@
     '.prechat .intro{margin:0 0 14px;color:#444}' +
     '.info{margin:0 0 12px;padding:8px 12px;border-radius:8px;background:#eef3fc;color:#1a1a1a;font-size:14px}' +
     '.rather{margin:8px 0 0;text-align:center;font-size:13px}' +
+    '.rate{margin:0 0 10px}' +
+    '.rate .q{margin:0 0 6px;font-weight:600}' +
+    '.stars{display:flex;justify-content:center;gap:4px;margin:0 0 8px}' +
+    '.star{border:0;background:none;font-size:26px;line-height:1;padding:2px 4px;color:#b0b0b0;cursor:pointer}' +
+    '.rate textarea{width:100%;box-sizing:border-box;resize:vertical;margin:0 0 8px}' +
+    '.rate .err{color:#b3261e;margin:0 0 6px;font-size:13px}' +
     '@media (max-width:480px){.win{right:0;bottom:0;width:100vw;max-width:none;height:100%;border-radius:0}' +
       '.launcher[aria-expanded=true]{display:none}}';
 
@@ -130,6 +136,11 @@
         sendEmail: 'Send my email',
         sendMessage: 'Send message',
         keepWaiting: 'Keep waiting',
+        rateQ: 'How was this chat?',
+        stars: '{0} out of 5',
+        rateComment: 'Anything to add? (optional)',
+        rateSend: 'Send rating',
+        rateThanks: 'Thanks for your feedback!',
         needEmail: 'Please enter your email: we answer there.',
         badEmail: 'This does not look like an email address.',
         needMessage: 'Please write your message.',
@@ -185,6 +196,11 @@
         sendEmail: 'Envoyer mon e-mail',
         sendMessage: 'Envoyer le message',
         keepWaiting: 'Continuer d\u2019attendre',
+        rateQ: 'Comment s\u2019est pass\u00e9e cette discussion ?',
+        stars: '{0} sur 5',
+        rateComment: 'Un commentaire ? (facultatif)',
+        rateSend: 'Envoyer ma note',
+        rateThanks: 'Merci pour votre avis !',
         needEmail: 'Indiquez votre e-mail : nous y r\u00e9pondrons.',
         badEmail: 'Cette adresse e-mail ne semble pas valide.',
         needMessage: '\u00c9crivez votre message.',
@@ -261,7 +277,7 @@
       var again = el('button', { 'class': 'link', type: 'button' }, t('newChat'));
       again.addEventListener('click', core.newChat);
       // The transcript already says who ended it ("Alex ended the chat."): this only says so.
-      add(ended, el('p', { role: 'status' }, t('ended')), again);
+      add(ended, buildRating(), el('p', { role: 'status' }, t('ended')), again);
 
       confirmEnd = el('div', { 'class': 'confirm', role: 'alertdialog', 'aria-labelledby': 'bk-end-q', 'aria-describedby': 'bk-end-d', hidden: '' });
       keepBtn = el('button', { 'class': 'btn', type: 'button' }, t('cancel'));
@@ -314,6 +330,40 @@
       (input.disabled ? win.querySelector('[data-action=close]') : input).focus();
     }
 
+    // ---- rating the chat (CSAT): 1–5 stars, then an optional comment --------------------------
+    var rateEl, rateStars = [], rateText, rateSend, rateErr, rateThanks, rateScore = 0;
+    function buildRating() {
+      rateEl = el('div', { 'class': 'rate', role: 'group', 'aria-labelledby': 'bk-rate-q', hidden: '' });
+      var starsEl = el('div', { 'class': 'stars' });
+      for (var i = 1; i <= 5; i++) {
+        (function (n) {
+          var b = el('button', { 'class': 'star', type: 'button', 'aria-pressed': 'false', 'aria-label': t('stars', n) }, '\u2605');
+          b.addEventListener('click', function () { rateScore = n; renderRating(); rateText.focus(); });
+          rateStars.push(b);
+          starsEl.appendChild(b);
+        })(i);
+      }
+      rateText = el('textarea', { rows: '2', maxlength: '1000', 'aria-label': t('rateComment'), placeholder: t('rateComment'), hidden: '' });
+      rateErr = el('p', { 'class': 'err', role: 'alert' });
+      rateSend = el('button', { 'class': 'btn primary', type: 'button', hidden: '' }, t('rateSend'));
+      rateSend.addEventListener('click', function () { if (rateScore) core.rate(rateScore, rateText.value.trim()); });
+      add(rateEl, el('p', { 'class': 'q', id: 'bk-rate-q' }, t('rateQ')), starsEl, rateText, rateErr, add(el('div', { 'class': 'row' }), rateSend));
+      rateThanks = el('p', { role: 'status', hidden: '' }, t('rateThanks'));
+      return add(el('div'), rateEl, rateThanks);
+    }
+    function renderRating() {
+      var c = state.conversation;
+      var ended = !!c && (c.state === 'ended' || c.state === 'abandoned');
+      var answered = ended && !!c.accepted_at;
+      rateEl.hidden = !answered || c.rating != null;
+      rateThanks.hidden = !answered || c.rating == null;
+      rateStars.forEach(function (b, i) { b.setAttribute('aria-pressed', String(i + 1 === rateScore)); b.style.color = i < rateScore ? '#e3a008' : ''; });
+      rateText.hidden = rateSend.hidden = !rateScore;
+      rateSend.disabled = !!(state.rating && state.rating.sending);
+      rateErr.textContent = (state.rating && state.rating.error) || '';
+      if (!ended) rateScore = 0;
+    }
+
     function statusText() {
       var c = state.conversation, s = state.starting;
       if (s && s.prechat && !s.sent) return t('answerQs');
@@ -354,6 +404,7 @@
       rather.hidden = !(c && c.state === 'queued' && !c.reply_email && !c.agent && !s && !leaving);
       composer.hidden = surveying || isEnded || !!leaving;
       ended.hidden = !isEnded;
+      renderRating();
       if (!chatInProgress()) confirmEnd.hidden = true;
       sendBtn.disabled = input.disabled = !c || !!s || isEnded;
 

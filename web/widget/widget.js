@@ -153,6 +153,7 @@
     queue: { open: true, opens_at: null }, // welcome.queue: within operating hours?
     offline: false,       // the out-of-hours panel is open
     leaving: null,        // the leave-a-message form is up: {prechat, sent, error}
+    rating: null,         // a rating on its way: {sending, error}
     mail: false,          // welcome.mail: answers to a left message are emailed
     ui: 'closed',         // chat window: closed | open | min
     unread: 0
@@ -416,7 +417,9 @@
         if (f.from === 'agent') { state.agentTyping = !!f.typing; changed('typing'); }
         return;
       case 'ok':
-        if (f.rid === 'sync') syncing = false; else takeOutbox(f.rid);
+        if (f.rid === 'sync') { syncing = false; return; }
+        var done = takeOutbox(f.rid);
+        if (done && done.type === 'rate') onRated(done);
         return;
       case 'error': return onError(f);
       case 'invite': return showInvite(f.invite_id, f.message, !!f.prechat, f.expiry_ms);
@@ -616,6 +619,11 @@
     if (f.rid === 'availability') return onAvailability({});
     var frame = f.rid ? takeOutbox(f.rid) : null;
     if (frame && frame.type === 'start_chat' && frame.prechat) refusedAnswers = frame.prechat;
+    if (frame && frame.type === 'rate' && f.code !== 'rate_limited' && f.code !== 'internal') {
+      state.rating = { sending: false, error: f.message || f.code };
+      changed('rating');
+      return;
+    }
     if (frame && frame.type === 'leave_message' && f.code !== 'rate_limited' && f.code !== 'internal') {
       // Nothing was left: the form stays, with the server's reason.
       if (state.leaving) { state.leaving.sent = false; state.leaving.error = f.message || f.code; }
@@ -827,6 +835,23 @@
     if (s.authToken) frame.auth_token = s.authToken;
     reliable(frame);
     changed('start');
+  }
+
+  // ---- rating the chat (CSAT) ----------------------------------------------------------------
+  // After an agent answered and the chat ended: 1–5 and an optional comment. state.rating is
+  // {sending, error} while it is on its way.
+  function rate(score, comment) {
+    var c = state.conversation;
+    if (!c || !ENDED[c.state] || (state.rating && state.rating.sending)) return;
+    state.rating = { sending: true, error: '' };
+    reliable({ type: 'rate', conversation_id: c.id, score: score, comment: comment || null });
+    changed('rating');
+  }
+  function onRated(frame) {
+    var c = state.conversation;
+    state.rating = null;
+    if (c && c.id === frame.conversation_id) { c.rating = frame.score; c.rating_comment = frame.comment; }
+    changed('rating');
   }
 
   // ---- leaving a message (nobody can chat now, or the visitor would rather not wait) ----------
@@ -1173,6 +1198,7 @@
     minimize: function () { showWindow('min', true); },
     newChat: function () { closeChat(); beginChat({}); },
     offerLeaveMessage: offerLeaveMessage,
+    rate: rate,
     leaveMessage: leaveMessage,
     cancelLeave: cancelLeave
   };

@@ -65,9 +65,23 @@ pub enum ContextError {
     BadDisplayable(String),
 }
 
+/// The names under which a visitor gives their name (a pre-chat question, a page variable),
+/// compared without case: the console, Live visitors and History call the visitor by it.
+pub const NAME_VARIABLES: [&str; 7] =
+    ["name", "full name", "your name", "visitor name", "nom", "votre nom", "nom complet"];
+
 impl Context {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The visitor's name, when a displayable variable gives one (see [`NAME_VARIABLES`]).
+    pub fn visitor_name(&self) -> Option<String> {
+        self.0.iter().find_map(|(k, v)| {
+            let named = NAME_VARIABLES.iter().any(|n| k.trim().eq_ignore_ascii_case(n));
+            let value = v.value.display();
+            (named && v.displayable && !value.trim().is_empty()).then(|| value.trim().to_owned())
+        })
     }
 
     /// Parses the SDK's wire format, enforcing every limit.

@@ -82,6 +82,9 @@ pub struct LiveVisitor {
     pub device: Option<String>,
     pub browser: Option<String>,
     pub authenticated_as: Option<String>,
+    /// The name the visitor gave (the open chat's pre-chat answer), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// The open conversation, if chatting.
     pub conversation_id: Option<ConversationId>,
     /// The last invite shown or offered, and its outcome so far.

@@ -324,6 +324,11 @@ pub struct Conversation {
     /// conversation is in it.
     #[serde(default = "english")]
     pub language: String,
+    /// The visitor's rating of the chat (1–5) and comment, once given.
+    #[serde(default)]
+    pub rating: Option<i64>,
+    #[serde(default)]
+    pub rating_comment: Option<String>,
     /// A message left for an answer by email (the widget's offline form): where answers go.
     /// Routing never offers it; agents take it from the waiting list.
     #[serde(default)]

@@ -69,6 +69,14 @@ pub enum VisitorIn {
     Authenticate {
         token: String,
     },
+    /// The visitor rates their chat once an agent has ended it (or it ended after an agent
+    /// answered): 1–5, with an optional comment; a second rating replaces the first.
+    Rate {
+        conversation_id: ConversationId,
+        score: i64,
+        #[serde(default)]
+        comment: Option<String>,
+    },
     /// A message for an answer by email, when nobody can chat (the offline form, or a waiting
     /// visitor giving up on a live answer): starts a conversation agents take from the waiting
     /// list, or turns the visitor's waiting one into such.
@@ -236,6 +244,11 @@ pub struct ConversationView {
     /// A message left for an answer by email: the address answers go to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_email: Option<String>,
+    /// The visitor's rating (1–5) and comment, once given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating_comment: Option<String>,
     pub created_at: Timestamp,
     pub accepted_at: Option<Timestamp>,
     pub ended_at: Option<Timestamp>,
@@ -256,6 +269,8 @@ impl ConversationView {
             last_seq: c.last_seq,
             authenticated_as: c.auth_sub.clone(),
             reply_email: c.reply_email.clone(),
+            rating: c.rating,
+            rating_comment: c.rating_comment.clone(),
             created_at: c.created_at,
             accepted_at: c.accepted_at,
             ended_at: c.ended_at,

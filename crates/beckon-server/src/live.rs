@@ -58,8 +58,20 @@ impl LiveVisitors {
         self.publish(updated).await;
     }
 
-    pub async fn set_conversation(&self, visitor: VisitorId, conversation: Option<ConversationId>) {
-        self.update(visitor, |v| v.conversation_id = conversation).await;
+    /// The visitor's open conversation (none: not chatting) and the name they gave in it.
+    pub async fn set_conversation(
+        &self,
+        visitor: VisitorId,
+        conversation: Option<ConversationId>,
+        name: Option<String>,
+    ) {
+        self.update(visitor, |v| {
+            v.conversation_id = conversation;
+            if name.is_some() {
+                v.name = name;
+            }
+        })
+        .await;
     }
 
     pub async fn set_invite(&self, visitor: VisitorId, status: InviteStatus) {

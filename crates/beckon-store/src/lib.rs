@@ -353,6 +353,20 @@ pub trait Store: Send + Sync + 'static {
         role: beckon_domain::model::Role,
         capacity: u32,
     ) -> Result<Option<Agent>>;
+    // --- ratings (CSAT) -----------------------------------------------------------------------
+    /// Records the visitor's rating of their conversation — ended, and answered by an agent —
+    /// replacing an earlier one; `None` when it is not theirs, not ended or never answered.
+    async fn rate_conversation(
+        &self,
+        id: ConversationId,
+        visitor: VisitorId,
+        score: i64,
+        comment: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Option<Conversation>>;
+    /// The organisation's ratings given since `since`, newest first, at most `limit`.
+    async fn ratings(&self, org: OrgId, since: Timestamp, limit: u32) -> Result<Vec<Rating>>;
+
     // --- canned replies ----------------------------------------------------------------------
     /// The organisation's shared replies and the agent's own, by shortcut.
     async fn canned_replies(&self, org: OrgId, agent: AgentId) -> Result<Vec<CannedReply>>;

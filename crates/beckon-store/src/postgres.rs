@@ -1800,6 +1800,56 @@ impl Store for PgStore {
         .transpose()
     }
 
+    async fn rate_conversation(
+        &self,
+        id: ConversationId,
+        visitor: VisitorId,
+        score: i64,
+        comment: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Option<Conversation>> {
+        sqlx::query(&format!(
+            "update conversation set rating = $1, rating_comment = $2, rated_at = $3
+             where conversation_id = $4 and visitor_id = $5 and state = 'ended' and accepted_at is not null
+             returning {CONVERSATION_COLS}"
+        ))
+        .bind(score)
+        .bind(comment)
+        .bind(now.0)
+        .bind(id.0)
+        .bind(visitor.0)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| conversation_row(&r))
+        .transpose()
+    }
+
+    async fn ratings(&self, org: OrgId, since: Timestamp, limit: u32) -> Result<Vec<Rating>> {
+        let rows = sqlx::query(
+            "select c.conversation_id, c.agent_id, a.name as agent_name, c.rating, c.rating_comment, c.rated_at
+             from conversation c left join agent a on a.agent_id = c.agent_id
+             where c.org_id = $1 and c.rating is not null and c.rated_at >= $2
+             order by c.rated_at desc, c.conversation_id desc limit $3",
+        )
+        .bind(org.0)
+        .bind(since.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Rating {
+                    conversation_id: ConversationId(r.try_get("conversation_id")?),
+                    agent_id: r.try_get::<Option<i64>, _>("agent_id")?.map(AgentId),
+                    agent_name: r.try_get("agent_name")?,
+                    score: r.try_get("rating")?,
+                    comment: r.try_get("rating_comment")?,
+                    rated_at: Timestamp(r.try_get("rated_at")?),
+                })
+            })
+            .collect()
+    }
+
     async fn canned_replies(&self, org: OrgId, agent: AgentId) -> Result<Vec<CannedReply>> {
         sqlx::query(&format!(
             "select {CANNED_COLS} from canned_reply

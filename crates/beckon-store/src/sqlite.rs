@@ -439,7 +439,7 @@ fn fts_query(input: &str) -> String {
 const MESSAGE_COLS: &str =
     "conversation_id, seq, sender_kind, sender_agent_id, sender_name, text, tags, client_msg_id, created_at";
 const CONVERSATION_COLS: &str = "conversation_id, org_id, widget_id, visitor_id, queue_id, state, proactive, \
-     agent_id, offered_agent_id, context, last_seq, created_at, accepted_at, ended_at, auth_sub, auth_iss, reply_email, offer_expires_at, language";
+     agent_id, offered_agent_id, context, last_seq, created_at, accepted_at, ended_at, auth_sub, auth_iss, reply_email, offer_expires_at, language, rating, rating_comment";
 const AGENT_COLS: &str = "agent_id, org_id, email, name, role, capacity, presence, disabled_at, created_at";
 const WIDGET_COLS: &str =
     "widget_id, org_id, widget_key, name, allowed_origins, default_queue_id, settings, auth, created_at";
@@ -488,6 +488,8 @@ fn conversation_row(r: &SqliteRow) -> Result<Conversation> {
         auth_iss: r.try_get("auth_iss")?,
         reply_email: r.try_get("reply_email")?,
         language: r.try_get("language")?,
+        rating: r.try_get::<Option<i64>, _>("rating")?,
+        rating_comment: r.try_get("rating_comment")?,
         created_at: Timestamp(r.try_get("created_at")?),
         accepted_at: r.try_get::<Option<i64>, _>("accepted_at")?.map(Timestamp),
         ended_at: r.try_get::<Option<i64>, _>("ended_at")?.map(Timestamp),
@@ -2245,6 +2247,56 @@ impl Store for SqliteStore {
         .await?
         .map(|r| agent_row(&r))
         .transpose()
+    }
+
+    async fn rate_conversation(
+        &self,
+        id: ConversationId,
+        visitor: VisitorId,
+        score: i64,
+        comment: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Option<Conversation>> {
+        sqlx::query(&format!(
+            "update conversation set rating = ?, rating_comment = ?, rated_at = ?
+             where conversation_id = ? and visitor_id = ? and state = 'ended' and accepted_at is not null
+             returning {CONVERSATION_COLS}"
+        ))
+        .bind(score)
+        .bind(comment)
+        .bind(now.0)
+        .bind(id.0)
+        .bind(visitor.0)
+        .fetch_optional(&self.write)
+        .await?
+        .map(|r| conversation_row(&r))
+        .transpose()
+    }
+
+    async fn ratings(&self, org: OrgId, since: Timestamp, limit: u32) -> Result<Vec<Rating>> {
+        let rows = sqlx::query(
+            "select c.conversation_id, c.agent_id, a.name as agent_name, c.rating, c.rating_comment, c.rated_at
+             from conversation c left join agent a on a.agent_id = c.agent_id
+             where c.org_id = ? and c.rating is not null and c.rated_at >= ?
+             order by c.rated_at desc, c.conversation_id desc limit ?",
+        )
+        .bind(org.0)
+        .bind(since.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Rating {
+                    conversation_id: ConversationId(r.try_get("conversation_id")?),
+                    agent_id: r.try_get::<Option<i64>, _>("agent_id")?.map(AgentId),
+                    agent_name: r.try_get("agent_name")?,
+                    score: r.try_get("rating")?,
+                    comment: r.try_get("rating_comment")?,
+                    rated_at: Timestamp(r.try_get("rated_at")?),
+                })
+            })
+            .collect()
     }
 
     async fn canned_replies(&self, org: OrgId, agent: AgentId) -> Result<Vec<CannedReply>> {

@@ -179,6 +179,17 @@ pub struct MailDue {
     pub mailed_seq: i64,
 }
 
+/// A rated conversation, for the satisfaction report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rating {
+    pub conversation_id: ConversationId,
+    pub agent_id: Option<AgentId>,
+    pub agent_name: Option<String>,
+    pub score: i64,
+    pub comment: Option<String>,
+    pub rated_at: Timestamp,
+}
+
 /// A canned reply: typed as `/shortcut` in a chat, it inserts `text`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CannedReply {

@@ -1219,6 +1219,39 @@ async fn canned_replies_are_shared_or_personal_with_one_shortcut_per_owner(w: Wo
     assert!(s.canned_reply(shared.id).await.unwrap().is_none());
 }
 
+async fn a_visitor_rates_their_own_answered_ended_chat(w: World) {
+    let a = w.agent("a@x.test").await;
+    let s = &w.store;
+    let v = w.visitor("tok-rate").await;
+    let c = w.conversation(v).await;
+    assert!(s.rate_conversation(c.id, v, 5, None, Timestamp(3_000)).await.unwrap().is_none(), "still open");
+    s.take_conversation(c.id, a, Timestamp(3_000)).await.unwrap().unwrap();
+    s.close_conversation(c.id, ConversationState::Ended, Timestamp(4_000)).await.unwrap().unwrap();
+    let other = w.visitor("tok-rate-2").await;
+    assert!(
+        s.rate_conversation(c.id, other, 1, None, Timestamp(5_000)).await.unwrap().is_none(),
+        "not theirs"
+    );
+    let rated =
+        s.rate_conversation(c.id, v, 4, Some("Quick, thanks"), Timestamp(5_000)).await.unwrap().unwrap();
+    assert_eq!((rated.rating, rated.rating_comment.as_deref()), (Some(4), Some("Quick, thanks")));
+    // Changing one's mind replaces it.
+    s.rate_conversation(c.id, v, 5, None, Timestamp(6_000)).await.unwrap().unwrap();
+    // Never answered (abandoned): nothing to rate.
+    let v2 = w.visitor("tok-rate-3").await;
+    let c2 = w.conversation(v2).await;
+    s.close_conversation(c2.id, ConversationState::Abandoned, Timestamp(4_000)).await.unwrap().unwrap();
+    assert!(s.rate_conversation(c2.id, v2, 3, None, Timestamp(5_000)).await.unwrap().is_none());
+    let all = s.ratings(w.org, Timestamp(0), 10).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        (all[0].conversation_id, all[0].agent_id, all[0].score, all[0].comment.clone()),
+        (c.id, Some(a), 5, None)
+    );
+    assert_eq!(all[0].agent_name.as_deref(), Some("Ann"));
+    assert!(s.ratings(w.org, Timestamp(6_001), 10).await.unwrap().is_empty(), "since");
+}
+
 async fn a_queue_names_its_fallback(w: World) {
     let now = Timestamp(1_000);
     let spare = w.store.create_queue(w.org, "Spare", now).await.unwrap();
@@ -1275,6 +1308,7 @@ backend_tests!(sqlite, sqlite_world:
     left_messages_wait_unoffered_and_their_answers_are_mailed_once,
     leave_message_offers_are_stored_deadlines_taken_once,
     canned_replies_are_shared_or_personal_with_one_shortcut_per_owner,
+    a_visitor_rates_their_own_answered_ended_chat,
 );
 
 backend_tests!(postgres, postgres_world:
@@ -1307,6 +1341,7 @@ backend_tests!(postgres, postgres_world:
     left_messages_wait_unoffered_and_their_answers_are_mailed_once,
     leave_message_offers_are_stored_deadlines_taken_once,
     canned_replies_are_shared_or_personal_with_one_shortcut_per_owner,
+    a_visitor_rates_their_own_answered_ended_chat,
 );
 
 #[tokio::test]

@@ -368,6 +368,39 @@ impl Chat {
         Ok(conversation)
     }
 
+    /// The visitor rates their chat (ended, answered by an agent): stored, and the agents'
+    /// views of the conversation hear of it.
+    pub async fn rate(
+        &self,
+        conversation: ConversationId,
+        visitor: VisitorId,
+        score: i64,
+        comment: Option<&str>,
+    ) -> ChatResult<Conversation> {
+        if !(1..=5).contains(&score) {
+            return Err(ChatError::Invalid("invalid_field", "score: 1 to 5".into()));
+        }
+        if comment.is_some_and(|c| c.chars().count() > 1_000) {
+            return Err(ChatError::Invalid("invalid_field", "comment: at most 1000 characters".into()));
+        }
+        let rated = self.store.rate_conversation(conversation, visitor, score, comment, self.now()).await?;
+        let Some(rated) = rated else {
+            // Another visitor's, still open, or never answered: say which, without telling
+            // another visitor's conversation apart from a missing one.
+            let mine = self.store.conversation(conversation).await?.filter(|c| c.visitor_id == visitor);
+            return Err(match mine {
+                None => ChatError::NotYours,
+                Some(_) => ChatError::Invalid(
+                    "not_ratable",
+                    "only a chat an agent answered can be rated, once it has ended".into(),
+                ),
+            });
+        };
+        tracing::info!(conversation = %conversation, score, "chat rated");
+        self.publish_conversation(&rated, &[]).await;
+        Ok(rated)
+    }
+
     /// Visitors who waited their queue's `leave_message_after_secs` and still have no agent are
     /// told they may leave a message instead (the widget offers the form beside it); a chat an
     /// agent took, or one already left as a message, is passed over.

@@ -6,6 +6,7 @@ pub mod assets;
 pub mod canned;
 pub mod health;
 pub mod openapi;
+pub mod satisfaction;
 pub mod triggers;
 
 use crate::state::AppState;
@@ -21,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(agent::router())
         .merge(canned::router())
+        .merge(satisfaction::router())
         .merge(admin::router())
         .merge(triggers::router())
         .merge(openapi::router())

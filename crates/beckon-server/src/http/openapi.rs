@@ -10,7 +10,7 @@
 //! and the static front ends (`/widget.js`, `/console`, `/demo/…`), which are not JSON.
 
 use crate::error::ErrorBody;
-use crate::http::{admin, agent, canned, health, triggers};
+use crate::http::{admin, agent, canned, health, satisfaction, triggers};
 use crate::state::AppState;
 use axum::Router;
 use axum::http::header;
@@ -52,6 +52,7 @@ pub const UNDESCRIBED_API_ROUTES: &[&str] = &["/v1/visitor/ws", "/v1/agent/ws"];
         canned::remove,
         triggers::why,
         admin::invite_funnel,
+        satisfaction::report,
         admin::list_queues,
         admin::create_queue,
         admin::put_queue_hours,

@@ -514,6 +514,10 @@ impl Handler for AgentSession {
                     (before, Some(Relation::Offered)) if before != Some(Relation::Offered) => {
                         out.send(&Out::Offer { conversation: view }, None)
                     }
+                    // The visitor rated a chat this agent had (ended, so no longer followed).
+                    (None, None) if c.agent_id == Some(self.agent.id) && c.rating.is_some() => {
+                        out.send(&Out::Chat { conversation: view, existing: true }, None)
+                    }
                     (None, None) => {}
                     _ => out.send(&Out::Chat { conversation: view, existing: true }, None),
                 }

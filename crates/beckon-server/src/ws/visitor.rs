@@ -344,6 +344,7 @@ impl VisitorSession {
                 device: visit.meta.device.clone(),
                 browser: visit.meta.browser.clone(),
                 authenticated_as: None,
+                name: open.as_ref().and_then(|c| c.context.visitor_name()),
                 conversation_id: conversation,
                 last_invite: None,
                 tabs: 0,
@@ -659,6 +660,12 @@ impl VisitorSession {
                 // session listened: send it now. A copy that also arrives live is dropped by seq.
                 let delivered = self.replay(c.id, c.last_seq, out).await?;
                 self.ready.as_mut().expect("after hello").delivered = delivered;
+            }
+            VisitorIn::Rate { conversation_id, score, comment } => {
+                self.spend_chat_budget(visitor)?;
+                let comment = comment.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
+                self.app.chat.rate(conversation_id, visitor, score, comment.as_deref()).await?;
+                out.send(&Out::Ok, rid);
             }
             VisitorIn::LeaveMessage { name, email, text, client_msg_id, context, prechat, language } => {
                 let email = reply_address(&email).map_err(|m| ChatError::Invalid("invalid_email", m))?;
@@ -1003,7 +1010,8 @@ impl Handler for VisitorSession {
                     }
                 }
                 let now_open = self.ready.as_ref().and_then(|r| r.conversation);
-                self.app.live.set_conversation(visitor, now_open).await;
+                let name = now_open.and_then(|_| c.context.visitor_name());
+                self.app.live.set_conversation(visitor, now_open, name).await;
                 self.app.triggers.chatting(visitor, now_open.is_some()).await;
             }
             // Events may have been lost between nodes: the conversation and its messages are

@@ -10,7 +10,7 @@ use sqlx::postgres::PgRow;
 pub(super) const MESSAGE_COLS: &str =
     "conversation_id, seq, sender_kind, sender_agent_id, sender_name, text, tags, client_msg_id, created_at";
 pub(super) const CONVERSATION_COLS: &str = "conversation_id, org_id, widget_id, visitor_id, queue_id, state, \
-     proactive, agent_id, offered_agent_id, context, last_seq, created_at, accepted_at, ended_at, auth_sub, auth_iss, reply_email, offer_expires_at, language";
+     proactive, agent_id, offered_agent_id, context, last_seq, created_at, accepted_at, ended_at, auth_sub, auth_iss, reply_email, offer_expires_at, language, rating, rating_comment";
 pub(super) const AGENT_COLS: &str =
     "agent_id, org_id, email, name, role, capacity, presence, disabled_at, created_at";
 pub(super) const WIDGET_COLS: &str =
@@ -69,6 +69,8 @@ pub(super) fn conversation_row(r: &PgRow) -> Result<Conversation> {
         auth_iss: r.try_get("auth_iss")?,
         reply_email: r.try_get("reply_email")?,
         language: r.try_get("language")?,
+        rating: r.try_get::<Option<i64>, _>("rating")?,
+        rating_comment: r.try_get("rating_comment")?,
         created_at: Timestamp(r.try_get("created_at")?),
         accepted_at: r.try_get::<Option<i64>, _>("accepted_at")?.map(Timestamp),
         ended_at: r.try_get::<Option<i64>, _>("ended_at")?.map(Timestamp),

@@ -1,0 +1,60 @@
+// Satisfaction (CSAT) in real Chromium: the agent ends a chat; the visitor rates it (4 stars and a
+// comment) in the widget; the agent's ended chat says so; History shows the rating beside the
+// visitor's pre-chat name; the admin reads it under Administration → Satisfaction.
+'use strict';
+const { test, expect, widget, waitForLcw, fillDemoPrechat, visitorSays, signInConsole } = require('../lib/fixtures');
+
+test('a visitor rates the chat an agent ended; agents and admins read it', async ({ beckon, site, browser, page }) => {
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const con = await ctx.newPage();
+  con.on('pageerror', (e) => errors.push(String(e)));
+  await signInConsole(con, beckon.url, beckon.login.email, beckon.login.password);
+
+  const w = widget(page);
+  await page.goto(site('shop.html'));
+  await waitForLcw(page, 'ready');
+  await w.launcher.click();
+  await fillDemoPrechat(page, 'Amy');
+  await con.locator('.waiting-item').getByRole('button', { name: 'Take' }).click();
+  await visitorSays(page, 'Thanks for the help!');
+  await expect(con.locator('.bubble', { hasText: 'Thanks for the help!' })).toBeVisible();
+  const pane = con.locator('.pane:not([hidden])');
+  await pane.getByRole('button', { name: 'End chat' }).click();
+
+  // The visitor is asked; a star, then a comment, then Send.
+  const rate = w.window.getByRole('group', { name: 'How was this chat?' });
+  await expect(rate).toBeVisible();
+  await expect(rate.getByRole('button', { name: 'Send rating' })).toBeHidden();
+  await rate.getByRole('button', { name: '4 out of 5' }).click();
+  await expect(rate.getByRole('button', { name: '4 out of 5' })).toHaveAttribute('aria-pressed', 'true');
+  await rate.getByRole('textbox', { name: 'Anything to add? (optional)' }).fill('Quick answer, thanks');
+  await rate.getByRole('button', { name: 'Send rating' }).click();
+  await expect(w.window.getByText('Thanks for your feedback!')).toBeVisible();
+  await expect(rate).toBeHidden();
+
+  // The agent's ended chat says how it was rated.
+  await expect(pane.locator('.chat-banner')).toHaveText('You ended the chat. The visitor rated it 4 out of 5: “Quick answer, thanks”');
+
+  // History: the visitor's name and the rating.
+  await con.getByRole('button', { name: 'History' }).click();
+  const item = con.locator('.history-item').first();
+  await expect(item.locator('.history-who')).toHaveText('Amy');
+  await expect(item.locator('.tag--rating')).toHaveText('★ 4');
+  await item.click();
+  await expect(con.locator('.transcript-rating')).toHaveText('Rated 4 out of 5 by the visitor: “Quick answer, thanks”');
+
+  // Administration → Satisfaction.
+  await con.getByRole('button', { name: 'Administration' }).click();
+  await con.getByRole('tab', { name: 'Satisfaction' }).click();
+  const panel = con.locator('#admin-panel-satisfaction');
+  await expect(panel.locator('[data-role="rated"]')).toHaveText('1');
+  await expect(panel.locator('[data-role="average"]')).toHaveText('4.00 / 5');
+  await expect(panel.locator('[data-role="satisfied"]')).toHaveText('100%');
+  await expect(panel.locator('.csat-bars li[data-score="4"] .csat-count')).toHaveText('1');
+  await expect(panel.locator('.csat-agents tbody tr')).toHaveText([/Alex.*1.*4\.00/]);
+  await expect(panel.locator('.csat-comments q')).toHaveText(['Quick answer, thanks']);
+  expect(errors).toEqual([]);
+  await ctx.close();
+});
