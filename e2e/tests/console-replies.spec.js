@@ -79,8 +79,17 @@ test('replies are saved on the Replies page and inserted with / in a chat', asyn
   await expect(composer).toHaveValue('We ship to all of France within 2 days.');
   await composer.press('End');
   await composer.type(' Anything else?');
+  // The emoji picker puts one at the caret (the end here); Escape closes it, back to the text.
+  await con.getByRole('button', { name: 'Emoji' }).click();
+  const grid = con.getByRole('group', { name: 'Emoji' });
+  await expect(grid).toBeVisible();
+  await grid.getByRole('button', { name: 'slightly smiling face' }).click();
+  await con.keyboard.press('Escape');
+  await expect(grid).toBeHidden();
+  await expect(composer).toBeFocused();
+  await expect(composer).toHaveValue('We ship to all of France within 2 days. Anything else?🙂');
   await composer.press('Enter');
-  await expect(w.log.getByText('We ship to all of France within 2 days. Anything else?')).toBeVisible();
+  await expect(w.log.getByText('We ship to all of France within 2 days. Anything else?🙂')).toBeVisible();
 
   // An agent who is not an admin sees the shared reply (not the admin's own) and cannot edit it.
   expect((await request.post(`${beckon.url}/v1/agent/login`, { data: beckon.login })).status()).toBe(200);

@@ -2,6 +2,7 @@
 // comment) in the widget; the agent's ended chat says so; History shows the rating beside the
 // visitor's pre-chat name; the admin reads it under Administration → Satisfaction.
 'use strict';
+const fs = require('node:fs');
 const { test, expect, widget, waitForLcw, fillDemoPrechat, visitorSays, signInConsole } = require('../lib/fixtures');
 
 test('a visitor rates the chat an agent ended; agents and admins read it', async ({ beckon, site, browser, page }) => {
@@ -33,6 +34,12 @@ test('a visitor rates the chat an agent ended; agents and admins read it', async
   await rate.getByRole('button', { name: 'Send rating' }).click();
   await expect(w.window.getByText('Thanks for your feedback!')).toBeVisible();
   await expect(rate).toBeHidden();
+  // The visitor keeps a copy of the chat: a text file made in the page.
+  const [visitorCopy] = await Promise.all([page.waitForEvent('download'), w.window.getByRole('button', { name: 'Download the transcript' }).click()]);
+  expect(visitorCopy.suggestedFilename()).toMatch(/^chat-\d+\.txt$/);
+  const visitorText = fs.readFileSync(await visitorCopy.path(), 'utf8');
+  expect(visitorText).toMatch(/\] You: Thanks for the help!\n/);
+  expect(visitorText).toMatch(/\] — Alex \(demo agent\) ended the chat\./);
 
   // The agent's ended chat says how it was rated.
   await expect(pane.locator('.chat-banner')).toHaveText('You ended the chat. The visitor rated it 4 out of 5: “Quick answer, thanks”');
@@ -44,6 +51,14 @@ test('a visitor rates the chat an agent ended; agents and admins read it', async
   await expect(item.locator('.tag--rating')).toHaveText('★ 4');
   await item.click();
   await expect(con.locator('.transcript-rating')).toHaveText('Rated 4 out of 5 by the visitor: “Quick answer, thanks”');
+  // The agent downloads the whole transcript, with the pre-chat answers and the rating.
+  const [agentCopy] = await Promise.all([con.waitForEvent('download'), con.getByRole('link', { name: 'Download transcript' }).click()]);
+  expect(agentCopy.suggestedFilename()).toMatch(/^conversation-\d+\.txt$/);
+  const agentText = fs.readFileSync(await agentCopy.path(), 'utf8');
+  expect(agentText).toContain('Visitor: Amy (visitor ');
+  expect(agentText).toContain('  Your name: Amy\n  What is your question about?: Products\n');
+  expect(agentText).toContain('Rating: 4 out of 5 — “Quick answer, thanks”');
+  expect(agentText).toMatch(/\] Amy: Thanks for the help!\n/);
 
   // Administration → Satisfaction.
   await con.getByRole('button', { name: 'Administration' }).click();

@@ -1089,8 +1089,9 @@
     const input = h('textarea', { id: inputId, class: 'composer-input', rows: 1, placeholder: 'Type a reply…', maxlength: '10000', 'aria-describedby': hintId });
     const sendBtn = h('button', { type: 'submit', class: 'btn btn--primary' }, 'Send');
     const composerLabel = h('label', { for: inputId, class: 'sr-only' });
+    const emoji = window.BeckonConsole.emoji ? window.BeckonConsole.emoji.attach(input) : null;
     const form = h('form', { class: 'composer' },
-      h('div', { class: 'composer-row' }, composerLabel, input, sendBtn),
+      h('div', { class: 'composer-row' }, composerLabel, input, emoji, sendBtn),
       h('p', { id: hintId, class: 'composer-hint' }, 'Enter to send · Shift+Enter for a new line · / for canned replies'));
     const panel = h('aside', { id: panelId, class: 'visitor-panel', 'aria-label': 'Visitor details' });
 

@@ -476,8 +476,11 @@
         if (cur) cur.focus();
       });
       const titleId = nextId('transcript-title');
+      // The whole transcript as a text file, times in this browser's time zone.
+      const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+      const download = h('a', { class: 'btn btn--secondary btn--small transcript-download', href: `/v1/agent/conversations/${id}/transcript?tz=${encodeURIComponent(tz)}`, download: `conversation-${id}.txt` }, 'Download transcript');
       const head = h('header', { class: 'transcript-head' }, back,
-        h('h2', { id: titleId, class: 'transcript-title' }, `Conversation #${id}`),
+        h('h2', { id: titleId, class: 'transcript-title' }, `Conversation #${id}`), download,
         h('p', { class: 'transcript-meta' }, summary
           ? `${B.visitorLabel(summary)} · ${summary.agent_name ? `with ${summary.agent_name}` : 'no agent'} · ${fmtDateTime(summary.created_at)} · ${summary.state}`
           : 'Read-only transcript'),

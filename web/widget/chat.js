@@ -141,6 +141,9 @@
         rateComment: 'Anything to add? (optional)',
         rateSend: 'Send rating',
         rateThanks: 'Thanks for your feedback!',
+        download: 'Download the transcript',
+        transcriptOf: 'Chat of {0}',
+        you: 'You',
         needEmail: 'Please enter your email: we answer there.',
         badEmail: 'This does not look like an email address.',
         needMessage: 'Please write your message.',
@@ -201,6 +204,9 @@
         rateComment: 'Un commentaire ? (facultatif)',
         rateSend: 'Envoyer ma note',
         rateThanks: 'Merci pour votre avis !',
+        download: 'T\u00e9l\u00e9charger la conversation',
+        transcriptOf: 'Discussion du {0}',
+        you: 'Vous',
         needEmail: 'Indiquez votre e-mail : nous y r\u00e9pondrons.',
         badEmail: 'Cette adresse e-mail ne semble pas valide.',
         needMessage: '\u00c9crivez votre message.',
@@ -277,7 +283,9 @@
       var again = el('button', { 'class': 'link', type: 'button' }, t('newChat'));
       again.addEventListener('click', core.newChat);
       // The transcript already says who ended it ("Alex ended the chat."): this only says so.
-      add(ended, buildRating(), el('p', { role: 'status' }, t('ended')), again);
+      var download = el('button', { 'class': 'link', type: 'button' }, t('download'));
+      download.addEventListener('click', downloadTranscript);
+      add(ended, buildRating(), el('p', { role: 'status' }, t('ended')), add(el('p', { 'class': 'links' }), again, document.createTextNode(' \u00b7 '), download));
 
       confirmEnd = el('div', { 'class': 'confirm', role: 'alertdialog', 'aria-labelledby': 'bk-end-q', 'aria-describedby': 'bk-end-d', hidden: '' });
       keepBtn = el('button', { 'class': 'btn', type: 'button' }, t('cancel'));
@@ -328,6 +336,29 @@
     function keepChatting() {
       confirmEnd.hidden = true;
       (input.disabled ? win.querySelector('[data-action=close]') : input).focus();
+    }
+
+    // The visitor's copy of the chat: what they saw, as a text file made here (nothing is asked
+    // of the server; agents' notes never reached this page).
+    function downloadTranscript() {
+      var c = state.conversation;
+      var fmt = function (at) {
+        try { return new Date(at).toLocaleString(core.locale, { dateStyle: 'medium', timeStyle: 'short' }); } catch (e) { return new Date(at).toISOString(); }
+      };
+      var lines = [(core.adminText('title') || t('title')) + ' \u2014 ' + t('transcriptOf', c ? fmt(c.created_at) : ''), ''];
+      state.messages.forEach(function (m) {
+        if (m.status === 'failed') return;
+        var who = m.kind === 'visitor' ? t('you') + ': ' : m.kind === 'agent' ? (m.name || t('agent')) + ': ' : '\u2014 ';
+        lines.push('[' + fmt(m.created_at || Date.now()) + '] ' + who + m.text);
+      });
+      var blob = new Blob([lines.join('\n') + '\n'], { type: 'text/plain;charset=utf-8' });
+      var a = document.createElement('a');
+      a.href = URL.createObjectURL(blob);
+      a.download = 'chat-' + (c ? c.id : 'transcript') + '.txt';
+      core.root.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(function () { URL.revokeObjectURL(a.href); }, 1000);
     }
 
     // ---- rating the chat (CSAT): 1–5 stars, then an optional comment --------------------------

@@ -311,7 +311,7 @@ pub(crate) struct Messages {
 
 /// A conversation the agent may read: assigned or offered to them, or (admins) any of their
 /// organisation. Anything else answers like a missing one, so ids are not revealed.
-async fn readable(app: &AppState, agent: &Agent, id: i64) -> Result<Conversation, ApiError> {
+pub(crate) async fn readable(app: &AppState, agent: &Agent, id: i64) -> Result<Conversation, ApiError> {
     let c = app
         .store
         .conversation(ConversationId(id))
@@ -375,12 +375,12 @@ pub(crate) struct VisitorPanel {
 pub(crate) struct InviteOrigin {
     invite_id: String,
     /// `sdk`, `agent:<id>` or `rule:<id>`.
-    source: String,
-    message: String,
+    pub(crate) source: String,
+    pub(crate) message: String,
     /// The inviting agent's name (source `agent:<id>`).
-    agent_name: Option<String>,
+    pub(crate) agent_name: Option<String>,
     /// The trigger rule's name (source `rule:<id>`), unless it was deleted since.
-    rule_name: Option<String>,
+    pub(crate) rule_name: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -435,21 +435,7 @@ pub(crate) async fn visitor(
             ended_at: o.ended_at,
         })
         .collect();
-    // Which invite (a trigger rule, the page's SDK call, an agent) led to a proactive chat.
-    let invite = match app.store.conversation_invite(c.id).await? {
-        Some((invite_id, source, message)) => {
-            let agent_name = match source.strip_prefix("agent:").and_then(|id| id.parse().ok()) {
-                Some(id) => app.store.agent(beckon_domain::AgentId(id)).await?.map(|a| a.name),
-                None => None,
-            };
-            let rule_name = match source.strip_prefix("rule:").and_then(|id| id.parse::<i64>().ok()) {
-                Some(id) => trigger_rule_name(&app, c.org_id, id).await?,
-                None => None,
-            };
-            Some(InviteOrigin { invite_id, source, message, agent_name, rule_name })
-        }
-        None => None,
-    };
+    let invite = invite_origin(&app, &c).await?;
     let current_page = pages.last().cloned();
     Ok(Json(VisitorPanel {
         invite,
@@ -460,6 +446,25 @@ pub(crate) async fn visitor(
         current_page,
         earlier_conversations: earlier,
     }))
+}
+
+/// Which invite (a trigger rule, the page's SDK call, an agent) led to a proactive chat.
+pub(crate) async fn invite_origin(
+    app: &AppState,
+    c: &Conversation,
+) -> Result<Option<InviteOrigin>, ApiError> {
+    let Some((invite_id, source, message)) = app.store.conversation_invite(c.id).await? else {
+        return Ok(None);
+    };
+    let agent_name = match source.strip_prefix("agent:").and_then(|id| id.parse().ok()) {
+        Some(id) => app.store.agent(beckon_domain::AgentId(id)).await?.map(|a| a.name),
+        None => None,
+    };
+    let rule_name = match source.strip_prefix("rule:").and_then(|id| id.parse::<i64>().ok()) {
+        Some(id) => trigger_rule_name(app, c.org_id, id).await?,
+        None => None,
+    };
+    Ok(Some(InviteOrigin { invite_id, source, message, agent_name, rule_name }))
 }
 
 /// The name of a trigger rule (it may have been deleted since it invited someone).

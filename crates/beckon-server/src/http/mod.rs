@@ -7,6 +7,7 @@ pub mod canned;
 pub mod health;
 pub mod openapi;
 pub mod satisfaction;
+pub mod transcript;
 pub mod triggers;
 
 use crate::state::AppState;
@@ -23,6 +24,7 @@ pub fn router(state: AppState) -> Router {
         .merge(agent::router())
         .merge(canned::router())
         .merge(satisfaction::router())
+        .merge(transcript::router())
         .merge(admin::router())
         .merge(triggers::router())
         .merge(openapi::router())

@@ -10,7 +10,7 @@
 //! and the static front ends (`/widget.js`, `/console`, `/demo/…`), which are not JSON.
 
 use crate::error::ErrorBody;
-use crate::http::{admin, agent, canned, health, satisfaction, triggers};
+use crate::http::{admin, agent, canned, health, satisfaction, transcript, triggers};
 use crate::state::AppState;
 use axum::Router;
 use axum::http::header;
@@ -42,6 +42,7 @@ pub const UNDESCRIBED_API_ROUTES: &[&str] = &["/v1/visitor/ws", "/v1/agent/ws"];
         agent::me,
         agent::change_password,
         agent::messages,
+        transcript::transcript,
         agent::visitor,
         agent::live_visitors,
         agent::directory,
