@@ -965,12 +965,47 @@
         c.proactive ? h('span', { class: 'tag tag--proactive' }, 'Proactive') : null,
         h('span', { class: 'offer-wait', 'data-since': c.created_at }, `waiting ${fmtWaiting(c.created_at)}`)),
       c.offer_expires_at ? countdown(h('p', { class: 'offer-countdown', 'data-until': c.offer_expires_at })) : null,
-      ctx.length
-        ? h('dl', { class: 'offer-context' }, ctx.slice(0, 3).map(([k, v]) => h('div', { class: 'kv' }, h('dt', null, k), h('dd', { title: v }, v))))
-        : h('p', { class: 'offer-nocontext' }, 'No context shared.'),
-      ctx.length > 3 ? h('p', { class: 'offer-more' }, `+${ctx.length - 3} more after accepting`) : null,
+      els.details = h('div', { class: 'offer-details' },
+        ctx.length
+          ? h('dl', { class: 'offer-context' }, ctx.slice(0, 3).map(([k, v]) => h('div', { class: 'kv' }, h('dt', null, k), h('dd', { title: v }, v))))
+          : h('p', { class: 'offer-nocontext' }, 'No context shared.'),
+        ctx.length > 3 ? h('p', { class: 'offer-more' }, `+${ctx.length - 3} more after accepting`) : null),
       h('div', { class: 'offer-actions' }, els.accept, els.decline));
+    enrichOfferCard(c, els);
     return els;
+  }
+
+  // What decides whether to accept, read before accepting: who invited them and with what
+  // words, the page they are on, their first message, and the survey's answers in its order.
+  async function enrichOfferCard(c, els) {
+    let panel;
+    try {
+      panel = await api('GET', `/v1/agent/conversations/${c.id}/visitor`);
+    } catch (_) {
+      return; // the card keeps the context it shows (the offer may be gone already)
+    }
+    const lines = [];
+    const inv = panel.invite;
+    if (inv) {
+      const by = inv.rule_name ? `rule “${inv.rule_name}”` : inv.agent_name ? inv.agent_name : inv.source === 'sdk' ? 'the page' : 'a rule';
+      lines.push(h('p', { class: 'offer-invite' }, `Invited by ${by}: “${inv.message}”`));
+    }
+    const page = panel.current_page;
+    if (page) {
+      lines.push(h('p', { class: 'offer-page', title: page.url }, 'On ', h('span', { class: 'offer-page-title' }, page.title || page.url)));
+    }
+    if (panel.first_message) {
+      const text = panel.first_message.length > 200 ? `${panel.first_message.slice(0, 200)}…` : panel.first_message;
+      lines.push(h('blockquote', { class: 'offer-first' }, text));
+    }
+    const answers = panel.prechat || [];
+    if (answers.length) {
+      lines.push(h('dl', { class: 'offer-context offer-answers' },
+        answers.map((a) => h('div', { class: 'kv' }, h('dt', null, a.question), h('dd', { title: a.answer }, a.answer)))));
+    }
+    if (!lines.length) return;
+    clear(els.details);
+    els.details.append(...lines);
   }
 
   // "Accept within 23 s": the offer goes to the next agent when it runs out (server time).

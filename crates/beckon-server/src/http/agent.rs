@@ -369,6 +369,16 @@ pub(crate) struct VisitorPanel {
     current_page: Option<beckon_domain::model::PageView>,
     /// The person's (or this browser's) other conversations, newest first.
     earlier_conversations: Vec<EarlierConversation>,
+    /// The pre-chat answers in the survey's order, with the questions as the survey asks them.
+    prechat: Vec<PrechatAnswer>,
+    /// The visitor's first message in this conversation, if they wrote one yet.
+    first_message: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct PrechatAnswer {
+    question: String,
+    answer: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -437,6 +447,31 @@ pub(crate) async fn visitor(
         .collect();
     let invite = invite_origin(&app, &c).await?;
     let current_page = pages.last().cloned();
+    // Answers are stored under the questions' own labels (whatever language the visitor read).
+    let prechat = match app.store.widget(c.widget_id).await? {
+        Some(w) => w
+            .settings
+            .prechat
+            .iter()
+            .filter_map(|q| {
+                let v = c.context.get(&q.label).filter(|v| v.displayable)?;
+                let answer = match (q.kind, v.value.display().as_str()) {
+                    (beckon_domain::model::PrechatKind::Consent, "true") => "Yes".to_owned(),
+                    (beckon_domain::model::PrechatKind::Consent, _) => "No".to_owned(),
+                    (_, other) => other.to_owned(),
+                };
+                Some(PrechatAnswer { question: q.label.clone(), answer })
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let first_message = app
+        .store
+        .messages_after(c.id, 0, 50)
+        .await?
+        .into_iter()
+        .find(|m| m.sender.kind == beckon_domain::SenderKind::Visitor)
+        .map(|m| m.text);
     Ok(Json(VisitorPanel {
         invite,
         visitor: summary,
@@ -445,6 +480,8 @@ pub(crate) async fn visitor(
         pages,
         current_page,
         earlier_conversations: earlier,
+        prechat,
+        first_message,
     }))
 }
 
