@@ -44,8 +44,11 @@ test('a visitor rates the chat an agent ended; agents and admins read it', async
   // The agent's ended chat says how it was rated.
   await expect(pane.locator('.chat-banner')).toHaveText('You ended the chat. The visitor rated it 4 out of 5: “Quick answer, thanks”');
 
-  // History: the visitor's name and the rating.
+  // History: found by the visitor's name (any case); the name and the rating.
   await con.getByRole('button', { name: 'History' }).click();
+  await con.locator('#view-history').getByLabel('Visitor', { exact: true }).fill('amy');
+  await con.getByRole('button', { name: 'Search' }).click();
+  await expect(con.locator('.history-item')).toHaveCount(1);
   const item = con.locator('.history-item').first();
   await expect(item.locator('.history-who')).toHaveText('Amy');
   await expect(item.locator('.tag--rating')).toHaveText('★ 4');

@@ -359,7 +359,7 @@
       this.built = true;
       const view = $('view-history');
       const q = h('input', { type: 'search', name: 'q', placeholder: 'Words in the messages' });
-      const visitor = h('input', { type: 'text', name: 'visitor', placeholder: 'Visitor number or signed-in id' });
+      const visitor = h('input', { type: 'text', name: 'visitor', placeholder: 'Name, visitor number or signed-in id' });
       const agent = h('select', { name: 'agent_id' }, h('option', { value: '' }, 'Any agent'));
       const from = h('input', { type: 'date', name: 'from' });
       const to = h('input', { type: 'date', name: 'to' });

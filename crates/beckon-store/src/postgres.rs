@@ -1029,8 +1029,8 @@ impl Store for PgStore {
         let context = serde_json::to_string(&c.context).expect("context serialises");
         let row = sqlx::query(&format!(
             "insert into conversation (org_id, widget_id, visitor_id, queue_id, state, proactive, invite_id,
-                                       context, auth_sub, auth_iss, created_at, reply_email, leave_message_at, language)
-             values ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13) returning {CONVERSATION_COLS}"
+                                       context, auth_sub, auth_iss, created_at, reply_email, leave_message_at, language, visitor_name)
+             values ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) returning {CONVERSATION_COLS}"
         ))
         .bind(c.org_id.0)
         .bind(c.widget_id.0)
@@ -1045,6 +1045,7 @@ impl Store for PgStore {
         .bind(c.reply_email.as_deref())
         .bind(c.leave_message_at.map(|t| t.0))
         .bind(&c.language)
+        .bind(c.visitor_name.as_deref().map(str::to_lowercase))
         .fetch_one(&self.pool)
         .await
         .map_err(conflict_on_unique("the visitor already has an open conversation"))?;
@@ -1668,7 +1669,8 @@ impl Store for PgStore {
              from conversation c left join agent a on a.agent_id = c.agent_id
              where ($1::int8 is null or c.org_id = $1)
                and ($2::int8 is null or c.visitor_id = $2)
-               and ($3::text is null or c.auth_sub = $3)
+               and ($3::text is null or c.auth_sub = $3
+                    or strpos(coalesce(c.visitor_name, ''), lower($3)) > 0)
                and ($4::int8 is null or c.agent_id = $4)
                and ($5::text is null or c.state = $5)
                and ($6::int8 is null or c.created_at >= $6)

@@ -1511,8 +1511,8 @@ impl Store for SqliteStore {
     async fn create_conversation(&self, c: NewConversation, now: Timestamp) -> Result<Conversation> {
         let context = serde_json::to_string(&c.context).expect("context serialises");
         let row = sqlx::query(&format!(
-            "insert into conversation (org_id, widget_id, visitor_id, queue_id, state, proactive, invite_id, context, auth_sub, auth_iss, created_at, reply_email, leave_message_at, language)
-             values (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?) returning {CONVERSATION_COLS}"
+            "insert into conversation (org_id, widget_id, visitor_id, queue_id, state, proactive, invite_id, context, auth_sub, auth_iss, created_at, reply_email, leave_message_at, language, visitor_name)
+             values (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning {CONVERSATION_COLS}"
         ))
         .bind(c.org_id.0)
         .bind(c.widget_id.0)
@@ -1527,6 +1527,7 @@ impl Store for SqliteStore {
         .bind(c.reply_email.as_deref())
         .bind(c.leave_message_at.map(|t| t.0))
         .bind(&c.language)
+        .bind(c.visitor_name.as_deref().map(str::to_lowercase))
         .fetch_one(&self.write)
         .await
         .map_err(|e| {
@@ -2119,7 +2120,8 @@ impl Store for SqliteStore {
                      select m.conversation_id from message_fts f join message m on m.message_id = f.rowid
                      where message_fts match ?2))
                and (?3 is null or c.visitor_id = ?3)
-               and (?4 is null or c.auth_sub = ?4)
+               and (?4 is null or c.auth_sub = ?4
+                    or instr(coalesce(c.visitor_name, ''), ?11) > 0)
                and (?5 is null or c.agent_id = ?5)
                and (?6 is null or c.state = ?6)
                and (?7 is null or c.created_at >= ?7)
@@ -2138,6 +2140,7 @@ impl Store for SqliteStore {
             .bind(q.created_to.map(|t| t.0))
             .bind(q.before_id.map(|c| c.0))
             .bind(i64::from(q.limit.clamp(1, 200)))
+            .bind(q.auth_sub.as_deref().map(str::to_lowercase))
             .fetch_all(&self.read)
             .await?
             .iter()

@@ -71,6 +71,9 @@ pub struct NewConversation {
     pub leave_message_at: Option<Timestamp>,
     /// The widget's language (`en`, `fr`).
     pub language: String,
+    /// The name the visitor gave (their pre-chat answer), for History's search (stored
+    /// lowercased, so that every backend matches any case the same way).
+    pub visitor_name: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -111,7 +114,7 @@ pub struct ConversationSearch {
     /// Words that must all appear in the conversation's messages.
     pub text: Option<String>,
     pub visitor_id: Option<VisitorId>,
-    /// The authenticated person (`sub`).
+    /// The authenticated person (`sub`), or a part of the name the visitor gave (any case).
     pub auth_sub: Option<String>,
     pub agent_id: Option<AgentId>,
     pub state: Option<ConversationState>,

@@ -111,6 +111,7 @@ impl World {
                     reply_email: None,
                     leave_message_at: None,
                     language: "en".into(),
+                    visitor_name: None,
                 },
                 Timestamp(2_000),
             )
@@ -233,6 +234,7 @@ async fn one_open_conversation_per_visitor(w: World) {
                 reply_email: None,
                 leave_message_at: None,
                 language: "en".into(),
+                visitor_name: None,
             },
             Timestamp(2_500),
         )
@@ -775,6 +777,7 @@ async fn the_invite_funnel_counts_outcomes_and_resulting_chats(w: World) {
                 reply_email: None,
                 leave_message_at: None,
                 language: "en".into(),
+                visitor_name: None,
             },
             day1,
         )
@@ -965,6 +968,7 @@ async fn a_proactive_conversation_knows_its_invite(w: World) {
                 reply_email: None,
                 leave_message_at: None,
                 language: "en".into(),
+                visitor_name: None,
             },
             Timestamp(2_000),
         )
@@ -1083,6 +1087,7 @@ async fn left_messages_wait_unoffered_and_their_answers_are_mailed_once(w: World
         reply_email: Some("lea@example.fr".into()),
         leave_message_at: None,
         language: "en".into(),
+        visitor_name: None,
     };
     let left = w.store.create_conversation(new.clone(), Timestamp(3_000)).await.unwrap();
     assert_eq!(left.reply_email.as_deref(), Some("lea@example.fr"));
@@ -1161,6 +1166,7 @@ async fn leave_message_offers_are_stored_deadlines_taken_once(w: World) {
                 reply_email: None,
                 leave_message_at: Some(Timestamp(122_000)),
                 language: "en".into(),
+                visitor_name: None,
             },
             Timestamp(2_000),
         )
@@ -1252,6 +1258,51 @@ async fn a_visitor_rates_their_own_answered_ended_chat(w: World) {
     assert!(s.ratings(w.org, Timestamp(6_001), 10).await.unwrap().is_empty(), "since");
 }
 
+async fn history_finds_a_conversation_by_part_of_the_visitors_name_in_any_case(w: World) {
+    let v = w.visitor("tok-named").await;
+    let named = w
+        .store
+        .create_conversation(
+            NewConversation {
+                org_id: w.org,
+                widget_id: w.widget,
+                visitor_id: v,
+                queue_id: Some(w.queue),
+                proactive: false,
+                invite_id: None,
+                context: Context::default(),
+                auth_sub: None,
+                auth_iss: None,
+                reply_email: None,
+                leave_message_at: None,
+                language: "fr".into(),
+                visitor_name: Some("Léa Martin".into()),
+            },
+            Timestamp(2_000),
+        )
+        .await
+        .unwrap();
+    w.conversation(w.visitor("tok-other").await).await;
+    let find = |who: &str| ConversationSearch {
+        org_id: Some(w.org),
+        text: None,
+        visitor_id: None,
+        auth_sub: Some(who.to_owned()),
+        agent_id: None,
+        state: None,
+        created_from: None,
+        created_to: None,
+        before_id: None,
+        limit: 10,
+    };
+    for who in ["martin", "LÉA", "léa mar"] {
+        let found = w.store.search_conversations(&find(who)).await.unwrap();
+        assert_eq!(found.iter().map(|s| s.conversation.id).collect::<Vec<_>>(), [named.id], "{who}");
+    }
+    assert!(w.store.search_conversations(&find("dupont")).await.unwrap().is_empty());
+    assert_eq!(named.language, "fr");
+}
+
 async fn a_queue_names_its_fallback(w: World) {
     let now = Timestamp(1_000);
     let spare = w.store.create_queue(w.org, "Spare", now).await.unwrap();
@@ -1309,6 +1360,7 @@ backend_tests!(sqlite, sqlite_world:
     leave_message_offers_are_stored_deadlines_taken_once,
     canned_replies_are_shared_or_personal_with_one_shortcut_per_owner,
     a_visitor_rates_their_own_answered_ended_chat,
+    history_finds_a_conversation_by_part_of_the_visitors_name_in_any_case,
 );
 
 backend_tests!(postgres, postgres_world:
@@ -1342,6 +1394,7 @@ backend_tests!(postgres, postgres_world:
     leave_message_offers_are_stored_deadlines_taken_once,
     canned_replies_are_shared_or_personal_with_one_shortcut_per_owner,
     a_visitor_rates_their_own_answered_ended_chat,
+    history_finds_a_conversation_by_part_of_the_visitors_name_in_any_case,
 );
 
 #[tokio::test]

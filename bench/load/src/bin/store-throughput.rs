@@ -86,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
                     reply_email: None,
                     leave_message_at: None,
                     language: "en".into(),
+                    visitor_name: None,
                 },
                 t,
             )

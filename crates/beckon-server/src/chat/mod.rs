@@ -218,6 +218,7 @@ impl Chat {
         let leave_message_at = queue
             .and_then(|q| q.leave_message_after_secs)
             .map(|s| self.now().plus_millis(i64::from(s) * 1_000));
+        let visitor_name = context.visitor_name();
         let new = NewConversation {
             auth_sub: identity.map(|i| i.sub.clone()),
             auth_iss: identity.map(|i| i.issuer.clone()),
@@ -231,6 +232,7 @@ impl Chat {
             reply_email: None,
             leave_message_at,
             language: language.to_owned(),
+            visitor_name,
         };
         let conversation = match self.store.create_conversation(new, self.now()).await {
             Ok(c) => c,
@@ -327,6 +329,7 @@ impl Chat {
                     None => context,
                 };
                 let (queue_id, _) = self.queue_for(widget, &context, identity, seen, false).await?;
+                let visitor_name = context.visitor_name();
                 let new = NewConversation {
                     auth_sub: identity.map(|i| i.sub.clone()),
                     auth_iss: identity.map(|i| i.issuer.clone()),
@@ -340,6 +343,7 @@ impl Chat {
                     reply_email: Some(email.to_owned()),
                     leave_message_at: None,
                     language: language.to_owned(),
+                    visitor_name,
                 };
                 match self.store.create_conversation(new, self.now()).await {
                     Ok(c) => c,

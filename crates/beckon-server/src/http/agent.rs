@@ -599,7 +599,8 @@ pub(crate) async fn directory(
 pub(crate) struct SearchParams {
     /// Words that must all appear in the messages.
     q: Option<String>,
-    /// A visitor id, or an authenticated person's `sub`.
+    /// A visitor id, an authenticated person's `sub`, or part of the name the visitor gave (any
+    /// case).
     visitor: Option<String>,
     agent_id: Option<i64>,
     /// `queued`, `active`, `transferred`, `ended` or `abandoned`.
