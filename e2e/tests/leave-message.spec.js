@@ -4,7 +4,7 @@
 // live, if they are still on the page). A visitor tired of waiting leaves their email instead.
 'use strict';
 const base = require('../lib/fixtures');
-const { expect, widget, waitForLcw, fillDemoPrechat, signInConsole: signIn } = base;
+const { expect, widget, waitForLcw, fillDemoPrechat, visitorSays, signInConsole: signIn } = base;
 const { startSmtpSink } = require('../lib/smtp');
 
 const test = base.test.extend({
@@ -146,4 +146,31 @@ test('the admin sets how long visitors wait before they are offered to leave a m
   await select().selectOption({ label: 'never (they keep waiting)' });
   await expect(admin.locator('.toast', { hasText: 'are not offered to leave a message' })).toBeVisible();
   await ctx.close();
+});
+
+test('at the end of a chat the visitor gets the transcript by email', async ({ site, page, agent, smtp }) => {
+  const w = widget(page);
+  await page.goto(site('shop.html'));
+  await waitForLcw(page, 'ready');
+  await w.launcher.click();
+  await fillDemoPrechat(page, 'Cy');
+  const { conversation } = await agent.acceptOffer();
+  await visitorSays(page, 'Where is my parcel?');
+  await agent.say(conversation.id, 'Here is your tracking number: 42.');
+  await expect(w.log.getByText('Here is your tracking number: 42.')).toBeVisible();
+  await agent.send({ type: 'end', conversation_id: conversation.id });
+  await expect(w.window.getByText('This chat has ended.')).toBeVisible();
+
+  await w.window.getByRole('button', { name: 'Email me the transcript' }).click();
+  const address = w.window.getByRole('textbox', { name: 'Email' });
+  await address.fill('cy@example');
+  await w.window.getByRole('button', { name: 'Send', exact: true }).click();
+  await expect(w.window.getByText('This does not look like an email address.')).toBeVisible();
+  await address.fill('cy@example.com');
+  await w.window.getByRole('button', { name: 'Send', exact: true }).click();
+  await expect(w.window.getByText('Sent to cy@example.com.')).toBeVisible();
+  await expect.poll(() => smtp.mails.length, { timeout: 20_000 }).toBe(1);
+  expect(smtp.mails[0].to).toEqual(['cy@example.com']);
+  expect(smtp.mails[0].raw).toContain('Here is your tracking number: 42.');
+  expect(smtp.mails[0].raw).toMatch(/\] You: Where is my parcel\?/);
 });

@@ -67,6 +67,10 @@
     '.info{margin:0 0 12px;padding:8px 12px;border-radius:8px;background:#eef3fc;color:#1a1a1a;font-size:14px}' +
     '.rather{margin:8px 0 0;text-align:center;font-size:13px}' +
     '.rate{margin:0 0 10px}' +
+    '.mailform{margin:6px 0 0;justify-content:center}' +
+    '.mailform input{flex:1;min-width:0}' +
+    '.mailnote{margin:4px 0 0;font-size:13px}' +
+    '.mailnote:empty{display:none}' +
     '.rate .q{margin:0 0 6px;font-weight:600}' +
     '.stars{display:flex;justify-content:center;gap:4px;margin:0 0 8px}' +
     '.star{border:0;background:none;font-size:26px;line-height:1;padding:2px 4px;color:#b0b0b0;cursor:pointer}' +
@@ -142,6 +146,9 @@
         rateSend: 'Send rating',
         rateThanks: 'Thanks for your feedback!',
         download: 'Download the transcript',
+        emailIt: 'Email me the transcript',
+        emailSend: 'Send',
+        emailSent: 'Sent to {0}.',
         transcriptOf: 'Chat of {0}',
         you: 'You',
         needEmail: 'Please enter your email: we answer there.',
@@ -205,6 +212,9 @@
         rateSend: 'Envoyer ma note',
         rateThanks: 'Merci pour votre avis !',
         download: 'T\u00e9l\u00e9charger la conversation',
+        emailIt: 'Recevoir la conversation par e-mail',
+        emailSend: 'Envoyer',
+        emailSent: 'Envoy\u00e9e \u00e0 {0}.',
         transcriptOf: 'Discussion du {0}',
         you: 'Vous',
         needEmail: 'Indiquez votre e-mail : nous y r\u00e9pondrons.',
@@ -285,7 +295,21 @@
       // The transcript already says who ended it ("Alex ended the chat."): this only says so.
       var download = el('button', { 'class': 'link', type: 'button' }, t('download'));
       download.addEventListener('click', downloadTranscript);
-      add(ended, buildRating(), el('p', { role: 'status' }, t('ended')), add(el('p', { 'class': 'links' }), again, document.createTextNode(' \u00b7 '), download));
+      emailLink = el('button', { 'class': 'link', type: 'button' }, t('emailIt'));
+      emailLink.addEventListener('click', function () { emailForm.hidden = false; emailInput.focus(); });
+      emailForm = el('form', { 'class': 'mailform row', novalidate: '', hidden: '' });
+      emailInput = el('input', { type: 'email', maxlength: '254', autocomplete: 'email', 'aria-label': t('email') });
+      emailSend = el('button', { 'class': 'btn primary', type: 'submit' }, t('emailSend'));
+      emailNote = el('p', { role: 'status', 'class': 'mailnote' });
+      add(emailForm, emailInput, emailSend);
+      emailForm.addEventListener('submit', function (e) {
+        e.preventDefault();
+        var addr = emailInput.value.trim();
+        if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(addr)) { emailNote.textContent = t('badEmail'); emailInput.focus(); return; }
+        core.emailTranscript(addr);
+      });
+      add(ended, buildRating(), el('p', { role: 'status' }, t('ended')),
+        add(el('p', { 'class': 'links' }), again, document.createTextNode(' \u00b7 '), download, emailLink), emailForm, emailNote);
 
       confirmEnd = el('div', { 'class': 'confirm', role: 'alertdialog', 'aria-labelledby': 'bk-end-q', 'aria-describedby': 'bk-end-d', hidden: '' });
       keepBtn = el('button', { 'class': 'btn', type: 'button' }, t('cancel'));
@@ -363,6 +387,7 @@
 
     // ---- rating the chat (CSAT): 1–5 stars, then an optional comment --------------------------
     var rateEl, rateStars = [], rateText, rateSend, rateErr, rateThanks, rateScore = 0;
+    var emailLink, emailForm, emailInput, emailSend, emailNote; // the transcript by email
     function buildRating() {
       rateEl = el('div', { 'class': 'rate', role: 'group', 'aria-labelledby': 'bk-rate-q', hidden: '' });
       var starsEl = el('div', { 'class': 'stars' });
@@ -382,6 +407,17 @@
       rateThanks = el('p', { role: 'status', hidden: '' }, t('rateThanks'));
       return add(el('div'), rateEl, rateThanks);
     }
+    function renderMailing(c) {
+      var m = state.mailing;
+      emailLink.hidden = !state.mail || !!(m && m.sentTo);
+      if (!state.mail || !c) emailForm.hidden = true;
+      if (!emailInput.value && c && c.reply_email) emailInput.value = c.reply_email;
+      emailSend.disabled = !!(m && m.sending);
+      if (m && m.sentTo) { emailForm.hidden = true; emailNote.textContent = t('emailSent', m.sentTo); }
+      else if (m && m.error) emailNote.textContent = m.error;
+      else if (!m) emailNote.textContent = '';
+    }
+
     function renderRating() {
       var c = state.conversation;
       var ended = !!c && (c.state === 'ended' || c.state === 'abandoned');
@@ -436,6 +472,7 @@
       composer.hidden = surveying || isEnded || !!leaving;
       ended.hidden = !isEnded;
       renderRating();
+      renderMailing(c);
       if (!chatInProgress()) confirmEnd.hidden = true;
       sendBtn.disabled = input.disabled = !c || !!s || isEnded;
 

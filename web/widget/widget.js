@@ -154,6 +154,7 @@
     offline: false,       // the out-of-hours panel is open
     leaving: null,        // the leave-a-message form is up: {prechat, sent, error}
     rating: null,         // a rating on its way: {sending, error}
+    mailing: null,        // the transcript by email: {sending, error, sentTo}
     mail: false,          // welcome.mail: answers to a left message are emailed
     ui: 'closed',         // chat window: closed | open | min
     unread: 0
@@ -420,6 +421,7 @@
         if (f.rid === 'sync') { syncing = false; return; }
         var done = takeOutbox(f.rid);
         if (done && done.type === 'rate') onRated(done);
+        if (done && done.type === 'email_transcript') { state.mailing = { sending: false, error: '', sentTo: done.email }; changed('mailing'); }
         return;
       case 'error': return onError(f);
       case 'invite': return showInvite(f.invite_id, f.message, !!f.prechat, f.expiry_ms);
@@ -619,6 +621,11 @@
     if (f.rid === 'availability') return onAvailability({});
     var frame = f.rid ? takeOutbox(f.rid) : null;
     if (frame && frame.type === 'start_chat' && frame.prechat) refusedAnswers = frame.prechat;
+    if (frame && frame.type === 'email_transcript' && f.code !== 'rate_limited' && f.code !== 'internal') {
+      state.mailing = { sending: false, error: f.message || f.code, sentTo: '' };
+      changed('mailing');
+      return;
+    }
     if (frame && frame.type === 'rate' && f.code !== 'rate_limited' && f.code !== 'internal') {
       state.rating = { sending: false, error: f.message || f.code };
       changed('rating');
@@ -847,6 +854,17 @@
     reliable({ type: 'rate', conversation_id: c.id, score: score, comment: comment || null });
     changed('rating');
   }
+  // The transcript by email: state.mailing is {sending, error, sentTo}.
+  function emailTranscript(email) {
+    var c = state.conversation;
+    if (!c || (state.mailing && state.mailing.sending)) return;
+    state.mailing = { sending: true, error: '', sentTo: '' };
+    var tz = '';
+    try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch (e) { tz = ''; }
+    reliable({ type: 'email_transcript', conversation_id: c.id, email: email, tz: tz || null });
+    changed('mailing');
+  }
+
   function onRated(frame) {
     var c = state.conversation;
     state.rating = null;
@@ -932,6 +950,7 @@
     state.starting = null;
     state.startError = '';
     state.leaving = null;
+    state.mailing = null;
     state.conversation = null;
     state.messages = [];
     state.lastSeq = 0;
@@ -1199,6 +1218,7 @@
     newChat: function () { closeChat(); beginChat({}); },
     offerLeaveMessage: offerLeaveMessage,
     rate: rate,
+    emailTranscript: emailTranscript,
     leaveMessage: leaveMessage,
     cancelLeave: cancelLeave
   };

@@ -77,6 +77,14 @@ pub enum VisitorIn {
         #[serde(default)]
         comment: Option<String>,
     },
+    /// The visitor asks for the chat's transcript by email (their own chat; a few per chat).
+    EmailTranscript {
+        conversation_id: ConversationId,
+        email: String,
+        /// The visitor's IANA time zone for the times (default UTC).
+        #[serde(default)]
+        tz: Option<String>,
+    },
     /// A message for an answer by email, when nobody can chat (the offline form, or a waiting
     /// visitor giving up on a live answer): starts a conversation agents take from the waiting
     /// list, or turns the visitor's waiting one into such.

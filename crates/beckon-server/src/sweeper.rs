@@ -114,6 +114,7 @@ impl Sweeper {
         }
         if let Some(mailer) = &self.mailer {
             crate::mail::replies::deliver_due(&*self.store, mailer, &self.chat, now).await?;
+            crate::mail::outbox::deliver_due(&*self.store, mailer, now).await?;
         }
         self.store.next_deadline(grace, mail).await
     }

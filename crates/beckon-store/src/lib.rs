@@ -353,6 +353,29 @@ pub trait Store: Send + Sync + 'static {
         role: beckon_domain::model::Role,
         capacity: u32,
     ) -> Result<Option<Agent>>;
+    // --- emails waiting to go out ------------------------------------------------------------
+    /// Stores an email to send as soon as a sweeper can.
+    async fn queue_mail(
+        &self,
+        org: OrgId,
+        conversation: Option<ConversationId>,
+        to: &str,
+        subject: &str,
+        body: &str,
+        now: Timestamp,
+    ) -> Result<i64>;
+    /// How many emails were ever queued about the conversation (sent, waiting or refused).
+    async fn mail_count_of_conversation(&self, conversation: ConversationId) -> Result<i64>;
+    /// Claims up to `limit` emails due at `now` for this node until `lease_until`.
+    async fn claim_outgoing_mail(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OutgoingMail>>;
+    /// The email went (`error` none) or was refused for good: it is not tried again.
+    async fn outgoing_mail_done(&self, id: i64, now: Timestamp, error: Option<&str>) -> Result<()>;
+
     // --- ratings (CSAT) -----------------------------------------------------------------------
     /// Records the visitor's rating of their conversation — ended, and answered by an agent —
     /// replacing an earlier one; `None` when it is not theirs, not ended or never answered.

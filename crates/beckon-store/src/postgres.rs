@@ -1479,6 +1479,7 @@ impl Store for PgStore {
                  union all select min(coalesce(mail_lease_until, 0)) from conversation
                      where $2 and reply_email is not null and mailed_seq < last_seq
                  union all select min(leave_message_at) from conversation where leave_message_at is not null
+                 union all select min(due_at) from mail_out where $2 and due_at is not null
              ) as deadlines",
         )
         .bind(grace_ms)
@@ -1800,6 +1801,78 @@ impl Store for PgStore {
         .await?
         .map(|r| agent_row(&r))
         .transpose()
+    }
+
+    async fn queue_mail(
+        &self,
+        org: OrgId,
+        conversation: Option<ConversationId>,
+        to: &str,
+        subject: &str,
+        body: &str,
+        now: Timestamp,
+    ) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "insert into mail_out (org_id, conversation_id, to_addr, subject, body, created_at, due_at)
+             values ($1, $2, $3, $4, $5, $6, $6) returning mail_id",
+        )
+        .bind(org.0)
+        .bind(conversation.map(|c| c.0))
+        .bind(to)
+        .bind(subject)
+        .bind(body)
+        .bind(now.0)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn mail_count_of_conversation(&self, conversation: ConversationId) -> Result<i64> {
+        Ok(sqlx::query_scalar("select count(*) from mail_out where conversation_id = $1")
+            .bind(conversation.0)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn claim_outgoing_mail(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OutgoingMail>> {
+        let rows = sqlx::query(
+            "update mail_out set due_at = $1
+             where mail_id in (select mail_id from mail_out where due_at is not null and due_at <= $2
+                               order by due_at limit $3 for update skip locked)
+             returning mail_id, to_addr, subject, body",
+        )
+        .bind(lease_until.0)
+        .bind(now.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutgoingMail {
+                    id: r.try_get("mail_id")?,
+                    to: r.try_get("to_addr")?,
+                    subject: r.try_get("subject")?,
+                    body: r.try_get("body")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn outgoing_mail_done(&self, id: i64, now: Timestamp, error: Option<&str>) -> Result<()> {
+        sqlx::query(
+            "update mail_out set due_at = null, sent_at = case when $1 is null then $2 else null end, error = $1
+             where mail_id = $3",
+        )
+        .bind(error)
+        .bind(now.0)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn rate_conversation(

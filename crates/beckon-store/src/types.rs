@@ -182,6 +182,15 @@ pub struct MailDue {
     pub mailed_seq: i64,
 }
 
+/// An email claimed for sending (see `Store::claim_outgoing_mail`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMail {
+    pub id: i64,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
 /// A rated conversation, for the satisfaction report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rating {

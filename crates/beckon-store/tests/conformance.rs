@@ -1303,6 +1303,35 @@ async fn history_finds_a_conversation_by_part_of_the_visitors_name_in_any_case(w
     assert_eq!(named.language, "fr");
 }
 
+async fn queued_mail_is_claimed_once_and_done_is_final(w: World) {
+    let s = &w.store;
+    let c = w.conversation(w.visitor("tok-mail").await).await;
+    let id = s.queue_mail(w.org, Some(c.id), "a@example.com", "Hi", "Body", Timestamp(10_000)).await.unwrap();
+    assert_eq!(s.mail_count_of_conversation(c.id).await.unwrap(), 1);
+    assert_eq!(s.next_deadline(15_000, false).await.unwrap(), None, "no mail sweep: no deadline");
+    assert_eq!(s.next_deadline(15_000, true).await.unwrap(), Some(Timestamp(10_000)));
+    let (x, y) = tokio::join!(
+        s.claim_outgoing_mail(Timestamp(10_000), Timestamp(70_000), 10),
+        s.claim_outgoing_mail(Timestamp(10_000), Timestamp(70_000), 10),
+    );
+    let mut got = x.unwrap();
+    got.extend(y.unwrap());
+    assert_eq!(
+        got,
+        [OutgoingMail { id, to: "a@example.com".into(), subject: "Hi".into(), body: "Body".into() }]
+    );
+    assert_eq!(s.next_deadline(15_000, true).await.unwrap(), Some(Timestamp(70_000)), "the lease");
+    assert_eq!(
+        s.claim_outgoing_mail(Timestamp(70_000), Timestamp(130_000), 10).await.unwrap().len(),
+        1,
+        "after the lease"
+    );
+    s.outgoing_mail_done(id, Timestamp(71_000), None).await.unwrap();
+    assert!(s.claim_outgoing_mail(Timestamp(999_000), Timestamp(999_999), 10).await.unwrap().is_empty());
+    assert_eq!(s.next_deadline(15_000, true).await.unwrap(), None);
+    assert_eq!(s.mail_count_of_conversation(c.id).await.unwrap(), 1, "sent mail still counts");
+}
+
 async fn a_queue_names_its_fallback(w: World) {
     let now = Timestamp(1_000);
     let spare = w.store.create_queue(w.org, "Spare", now).await.unwrap();
@@ -1361,6 +1390,7 @@ backend_tests!(sqlite, sqlite_world:
     canned_replies_are_shared_or_personal_with_one_shortcut_per_owner,
     a_visitor_rates_their_own_answered_ended_chat,
     history_finds_a_conversation_by_part_of_the_visitors_name_in_any_case,
+    queued_mail_is_claimed_once_and_done_is_final,
 );
 
 backend_tests!(postgres, postgres_world:
@@ -1395,6 +1425,7 @@ backend_tests!(postgres, postgres_world:
     canned_replies_are_shared_or_personal_with_one_shortcut_per_owner,
     a_visitor_rates_their_own_answered_ended_chat,
     history_finds_a_conversation_by_part_of_the_visitors_name_in_any_case,
+    queued_mail_is_claimed_once_and_done_is_final,
 );
 
 #[tokio::test]

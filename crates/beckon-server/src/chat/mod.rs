@@ -87,6 +87,9 @@ impl ChatError {
 
 pub type ChatResult<T> = Result<T, ChatError>;
 
+/// The most transcript emails one chat may send.
+pub const TRANSCRIPTS_PER_CHAT: i64 = 3;
+
 /// What the visitor's session knows that routing may use.
 #[derive(Debug, Clone, Default)]
 pub struct Seen {
@@ -403,6 +406,37 @@ impl Chat {
         tracing::info!(conversation = %conversation, score, "chat rated");
         self.publish_conversation(&rated, &[]).await;
         Ok(rated)
+    }
+
+    /// The visitor asks for their chat's transcript by email: queued in the store for the mail
+    /// sweep. Their own conversation only, and at most [`TRANSCRIPTS_PER_CHAT`] emails per chat
+    /// (an anonymous visitor must not turn the server into a mail cannon).
+    pub async fn email_transcript(
+        &self,
+        conversation: ConversationId,
+        visitor: VisitorId,
+        email: &str,
+        tz: &jiff::tz::TimeZone,
+        title: &str,
+    ) -> ChatResult<()> {
+        let c = self
+            .store
+            .conversation(conversation)
+            .await?
+            .filter(|c| c.visitor_id == visitor)
+            .ok_or(ChatError::NotYours)?;
+        if self.store.mail_count_of_conversation(c.id).await? >= TRANSCRIPTS_PER_CHAT {
+            return Err(ChatError::Invalid(
+                "too_many_emails",
+                format!("at most {TRANSCRIPTS_PER_CHAT} transcripts are emailed per chat"),
+            ));
+        }
+        let messages = self.store.messages_after(c.id, 0, 10_000).await?;
+        let (subject, body) = crate::mail::transcript::compose(&c, &messages, tz, title);
+        self.store.queue_mail(c.org_id, Some(c.id), email, &subject, &body, self.now()).await?;
+        self.deadline_added();
+        tracing::info!(conversation = %c.id, "transcript email queued");
+        Ok(())
     }
 
     /// Visitors who waited their queue's `leave_message_after_secs` and still have no agent are

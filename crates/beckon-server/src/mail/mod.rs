@@ -1,11 +1,14 @@
 //! Email out: the SMTP connection the admin configured (`[mail]`), used to answer messages
-//! visitors left when nobody could chat (`replies.rs`).
+//! visitors left when nobody could chat (`replies.rs`) and to send the emails waiting in the
+//! store, such as transcripts visitors ask for (`outbox.rs`).
 //!
 //! `lettre` speaks SMTP (STARTTLS or implicit TLS, authentication, a small connection pool);
 //! this file only turns the settings into a transport and tells a failure worth retrying (the
 //! server or the network) from one that is final (the address was refused).
 
+pub mod outbox;
 pub mod replies;
+pub mod transcript;
 
 use crate::config::MailSettings;
 use lettre::message::{Mailbox, header::ContentType};

@@ -667,6 +667,24 @@ impl VisitorSession {
                 self.app.chat.rate(conversation_id, visitor, score, comment.as_deref()).await?;
                 out.send(&Out::Ok, rid);
             }
+            VisitorIn::EmailTranscript { conversation_id, email, tz } => {
+                self.spend_chat_budget(visitor)?;
+                if self.app.settings.mail.smtp_url.as_deref().is_none_or(|u| u.trim().is_empty()) {
+                    return Err(ChatError::Invalid(
+                        "mail_not_configured",
+                        "this server sends no email".into(),
+                    ));
+                }
+                let email = reply_address(&email).map_err(|m| ChatError::Invalid("invalid_email", m))?;
+                let tz = tz
+                    .as_deref()
+                    .and_then(|name| jiff::tz::TimeZone::get(name).ok())
+                    .unwrap_or(jiff::tz::TimeZone::UTC);
+                let widget = self.ready.as_ref().expect("after hello").widget.clone();
+                let title = widget.settings.title.clone();
+                self.app.chat.email_transcript(conversation_id, visitor, &email, &tz, &title).await?;
+                out.send(&Out::Ok, rid);
+            }
             VisitorIn::LeaveMessage { name, email, text, client_msg_id, context, prechat, language } => {
                 let email = reply_address(&email).map_err(|m| ChatError::Invalid("invalid_email", m))?;
                 let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
