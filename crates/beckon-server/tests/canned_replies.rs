@@ -5,54 +5,27 @@
 use beckon_domain::model::Role;
 use beckon_testkit::*;
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
 
-struct Api<'a> {
-    app: &'a TestApp,
-    cookie: String,
-    http: reqwest::Client,
-}
+use serde_json::json;
 
-impl Api<'_> {
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, self.app.http(path)).header("cookie", &self.cookie);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        let text = res.text().await.unwrap();
-        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
-    }
-    async fn shortcuts(&self) -> Vec<(String, bool, bool)> {
-        let (_, list) = self.call(Method::GET, "/v1/agent/canned-replies", None).await;
-        list["canned_replies"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| (c["shortcut"].as_str().unwrap().to_owned(), c["shared"] == true, c["editable"] == true))
-            .collect()
-    }
+async fn shortcuts(api: &AgentHttp) -> Vec<(String, bool, bool)> {
+    let (_, list) = api.get("/v1/agent/canned-replies").await;
+    list["canned_replies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["shortcut"].as_str().unwrap().to_owned(), c["shared"] == true, c["editable"] == true))
+        .collect()
 }
 
 #[tokio::test]
 async fn shared_replies_are_the_admins_personal_ones_their_owners() {
     let app = spawn_app().await;
-    let http = reqwest::Client::new();
-    let admin = Api {
-        app: &app,
-        cookie: app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap(),
-        http: http.clone(),
-    };
+    let admin = app.admin_http().await;
     let _sam = app.extra_agent("sam@demo.beckon", "Sam", 2).await;
-    let sam = Api {
-        app: &app,
-        cookie: app.sign_in("sam@demo.beckon", "extra-agent-pw").await.unwrap(),
-        http: http.clone(),
-    };
+    let sam = app.http_as("sam@demo.beckon", "extra-agent-pw").await;
     let _kim = app.extra_agent("kim@demo.beckon", "Kim", 2).await;
-    let kim =
-        Api { app: &app, cookie: app.sign_in("kim@demo.beckon", "extra-agent-pw").await.unwrap(), http };
+    let kim = app.http_as("kim@demo.beckon", "extra-agent-pw").await;
 
     let (status, made) = admin
         .call(
@@ -93,8 +66,8 @@ async fn shared_replies_are_the_admins_personal_ones_their_owners() {
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Each sees the shared ones and their own — never a colleague's, which answers like a missing one.
-    assert_eq!(sam.shortcuts().await, [("bye".into(), false, true), ("hello".into(), true, false)]);
-    assert_eq!(kim.shortcuts().await, [("hello".into(), true, false)]);
+    assert_eq!(shortcuts(&sam).await, [("bye".into(), false, true), ("hello".into(), true, false)]);
+    assert_eq!(shortcuts(&kim).await, [("hello".into(), true, false)]);
     let theirs = format!("/v1/agent/canned-replies/{own_id}");
     let (status, e) =
         kim.call(Method::PUT, &theirs, Some(json!({"shortcut": "bye", "text": "mine now"}))).await;
@@ -126,12 +99,12 @@ async fn shared_replies_are_the_admins_personal_ones_their_owners() {
     assert_eq!((status, edited["canned_reply"]["shortcut"].as_str()), (StatusCode::OK, Some("thanks")));
     let (status, _) = sam.call(Method::DELETE, &theirs, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(sam.shortcuts().await, [("hello".into(), true, false)]);
+    assert_eq!(shortcuts(&sam).await, [("hello".into(), true, false)]);
 
     // Another organisation sees none of it.
     let other = app.other_org("Other", Role::Admin).await;
-    let stranger = Api { app: &app, cookie: other.cookie.clone(), http: reqwest::Client::new() };
-    assert!(stranger.shortcuts().await.is_empty());
+    let stranger = app.http_as(&other.agent.email, "other-org-pw").await;
+    assert!(shortcuts(&stranger).await.is_empty());
     let (status, _) = stranger.call(Method::DELETE, &path, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
@@ -140,11 +113,7 @@ async fn shared_replies_are_the_admins_personal_ones_their_owners() {
 async fn an_agents_own_replies_are_bounded() {
     let app = spawn_app().await;
     let _sam = app.extra_agent("sam@demo.beckon", "Sam", 2).await;
-    let sam = Api {
-        app: &app,
-        cookie: app.sign_in("sam@demo.beckon", "extra-agent-pw").await.unwrap(),
-        http: reqwest::Client::new(),
-    };
+    let sam = app.http_as("sam@demo.beckon", "extra-agent-pw").await;
     for i in 0..beckon_server::http::canned::MAX_PERSONAL {
         let (status, _) = sam
             .call(

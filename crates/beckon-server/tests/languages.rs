@@ -38,26 +38,13 @@ async fn the_servers_lines_are_in_the_widgets_language() {
 #[tokio::test]
 async fn widget_texts_per_language_are_checked_and_kept() {
     let app = spawn_app().await;
-    let http = reqwest::Client::new();
-    let cookie = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
-    let list: Value = http
-        .get(app.http("/v1/admin/widgets"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let api = app.admin_http().await;
+    let (_, list) = api.get("/v1/admin/widgets").await;
     let w = &list["widgets"][0];
     assert_eq!((w["language"].as_str(), w["translations"].clone()), (Some("auto"), json!({})));
     let question = w["prechat"][1].clone();
-    let patch = |body: Value| {
-        http.patch(app.http(&format!("/v1/admin/widgets/{}", w["id"])))
-            .header("cookie", &cookie)
-            .json(&body)
-            .send()
-    };
+    let path = format!("/v1/admin/widgets/{}", w["id"]);
+    let patch = |body: Value| api.call(reqwest::Method::PATCH, &path, Some(body));
     for (body, message) in [
         (json!({"language": "de"}), "language: auto or one of en, fr"),
         (
@@ -73,19 +60,16 @@ async fn widget_texts_per_language_are_checked_and_kept() {
             "translations.fr.prechat.topic.choices: 3 choices, as in the question",
         ),
     ] {
-        let res = patch(body).await.unwrap();
-        assert_eq!(res.status(), 400);
-        let e: Value = res.json().await.unwrap();
+        let (status, e) = patch(body).await;
+        assert_eq!(status, 400);
         assert_eq!(e["error"]["message"], message);
     }
-    let res = patch(json!({
+    let (status, saved) = patch(json!({
         "language": "fr",
         "translations": {"fr": {"title": " Discutons ", "greeting": "", "prechat": {question["id"].as_str().unwrap(): {"label": "Sujet"}}}, "en": {}}
     }))
-    .await
-    .unwrap();
-    assert_eq!(res.status(), 200);
-    let saved: Value = res.json().await.unwrap();
+    .await;
+    assert_eq!(status, 200);
     assert_eq!(saved["widget"]["language"], "fr");
     assert_eq!(
         saved["widget"]["translations"],

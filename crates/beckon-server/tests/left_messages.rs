@@ -257,29 +257,20 @@ async fn without_an_smtp_server_messages_are_still_left_and_answered_in_the_widg
 #[tokio::test]
 async fn after_the_wait_the_admin_set_a_visitor_without_an_agent_is_offered_to_leave_a_message() {
     let app = spawn_app().await;
-    let http = reqwest::Client::new();
-    let admin = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
-    let queues: Value = http
-        .get(app.http("/v1/admin/queues"))
-        .header("cookie", &admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let api = app.admin_http().await;
+    let (_, queues) = api.get("/v1/admin/queues").await;
     let general = queues["queues"][0]["id"].clone();
     assert_eq!(queues["queues"][0]["leave_message_after_secs"], Value::Null, "never, by default");
+    let path = format!("/v1/admin/queues/{general}/leave-message-after");
     let set = |secs: Value| {
-        http.put(app.http(&format!("/v1/admin/queues/{general}/leave-message-after")))
-            .header("cookie", &admin)
-            .json(&json!({ "leave_message_after_secs": secs }))
-            .send()
+        api.call(reqwest::Method::PUT, &path, Some(json!({ "leave_message_after_secs": secs })))
     };
-    let bad = set(json!(5)).await.unwrap();
-    assert_eq!(bad.status(), 400);
-    assert_eq!(bad.json::<Value>().await.unwrap()["error"]["code"], "invalid_field");
-    assert_eq!(set(json!(120)).await.unwrap().status(), 200);
+    let (status, bad) = set(json!(5)).await;
+    assert_eq!(
+        (status, bad["error"]["code"].as_str()),
+        (reqwest::StatusCode::BAD_REQUEST, Some("invalid_field"))
+    );
+    assert_eq!(set(json!(120)).await.0, 200);
 
     let offered = |f: &Value| f["type"] == "message" && f["message"]["tags"][0] == "leavemessage";
     let (mut waiting, _) = app.new_visitor().await;

@@ -3,7 +3,7 @@
 //! a chat that is not theirs, still open, or never answered.
 
 use beckon_testkit::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[tokio::test]
 async fn visitors_rate_answered_chats_and_admins_read_the_report() {
@@ -50,17 +50,8 @@ async fn visitors_rate_answered_chats_and_admins_read_the_report() {
         .unwrap();
     assert_eq!(unanswered["code"], "not_ratable");
 
-    let http = reqwest::Client::new();
-    let cookie = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
-    let report: Value = http
-        .get(app.http("/v1/admin/analytics/satisfaction?days=30"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let api = app.admin_http().await;
+    let (_, report) = api.get("/v1/admin/analytics/satisfaction?days=30").await;
     assert_eq!(report["rated"], 3);
     assert_eq!(report["average"], 3.67);
     assert_eq!(report["satisfied"], 0.667);
@@ -69,11 +60,5 @@ async fn visitors_rate_answered_chats_and_admins_read_the_report() {
     let comments: Vec<&str> =
         report["comments"].as_array().unwrap().iter().map(|c| c["comment"].as_str().unwrap()).collect();
     assert_eq!(comments, ["Took long", "Quick and kind"], "newest first, trimmed, only those with a comment");
-    let bad = http
-        .get(app.http("/v1/admin/analytics/satisfaction?days=0"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 400);
+    assert_eq!(api.get("/v1/admin/analytics/satisfaction?days=0").await.0, 400);
 }

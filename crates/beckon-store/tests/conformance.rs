@@ -92,6 +92,24 @@ impl World {
     async fn offer(&self, c: ConversationId, a: AgentId) -> bool {
         self.store.offer_conversation(c, a, 100, Timestamp(i64::MAX / 2), Timestamp(1)).await.unwrap()
     }
+    /// A new queued conversation of the visitor in the world's queue, to adjust before creating.
+    fn new_conversation(&self, visitor: VisitorId) -> NewConversation {
+        NewConversation {
+            org_id: self.org,
+            widget_id: self.widget,
+            visitor_id: visitor,
+            queue_id: Some(self.queue),
+            proactive: false,
+            invite_id: None,
+            context: Context::default(),
+            auth_sub: None,
+            auth_iss: None,
+            reply_email: None,
+            leave_message_at: None,
+            language: "en".into(),
+            visitor_name: None,
+        }
+    }
     async fn conversation(&self, visitor: VisitorId) -> Conversation {
         self.store
             .create_conversation(
@@ -1074,21 +1092,7 @@ async fn left_messages_wait_unoffered_and_their_answers_are_mailed_once(w: World
     let live = w.conversation(w.visitor("tok-m1").await).await;
     // A message left from the offline form: a conversation with a reply address from the start.
     let v = w.visitor("tok-m2").await;
-    let mut new = NewConversation {
-        org_id: w.org,
-        widget_id: w.widget,
-        visitor_id: v,
-        queue_id: Some(w.queue),
-        proactive: false,
-        invite_id: None,
-        context: Context::default(),
-        auth_sub: None,
-        auth_iss: None,
-        reply_email: Some("lea@example.fr".into()),
-        leave_message_at: None,
-        language: "en".into(),
-        visitor_name: None,
-    };
+    let mut new = NewConversation { reply_email: Some("lea@example.fr".into()), ..w.new_conversation(v) };
     let left = w.store.create_conversation(new.clone(), Timestamp(3_000)).await.unwrap();
     assert_eq!(left.reply_email.as_deref(), Some("lea@example.fr"));
     new.reply_email = None;
@@ -1153,21 +1157,7 @@ async fn leave_message_offers_are_stored_deadlines_taken_once(w: World) {
     let c = w
         .store
         .create_conversation(
-            NewConversation {
-                org_id: w.org,
-                widget_id: w.widget,
-                visitor_id: v,
-                queue_id: Some(w.queue),
-                proactive: false,
-                invite_id: None,
-                context: Context::default(),
-                auth_sub: None,
-                auth_iss: None,
-                reply_email: None,
-                leave_message_at: Some(Timestamp(122_000)),
-                language: "en".into(),
-                visitor_name: None,
-            },
+            NewConversation { leave_message_at: Some(Timestamp(122_000)), ..w.new_conversation(v) },
             Timestamp(2_000),
         )
         .await
@@ -1264,19 +1254,9 @@ async fn history_finds_a_conversation_by_part_of_the_visitors_name_in_any_case(w
         .store
         .create_conversation(
             NewConversation {
-                org_id: w.org,
-                widget_id: w.widget,
-                visitor_id: v,
-                queue_id: Some(w.queue),
-                proactive: false,
-                invite_id: None,
-                context: Context::default(),
-                auth_sub: None,
-                auth_iss: None,
-                reply_email: None,
-                leave_message_at: None,
                 language: "fr".into(),
                 visitor_name: Some("Léa Martin".into()),
+                ..w.new_conversation(v)
             },
             Timestamp(2_000),
         )

@@ -92,6 +92,43 @@ pub async fn sign_in_at(base: &str, email: &str, password: &str) -> anyhow::Resu
     Ok(cookie.to_owned())
 }
 
+/// The HTTP API as one signed-in agent (its session cookie): `call` answers the status and the
+/// JSON body (`null` when empty), whatever the status.
+pub struct AgentHttp {
+    base: String,
+    cookie: String,
+    http: reqwest::Client,
+}
+
+impl AgentHttp {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (reqwest::StatusCode, Value) {
+        let mut req =
+            self.http.request(method, format!("{}{path}", self.base)).header("cookie", &self.cookie);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("the server answers");
+        let status = res.status();
+        let text = res.text().await.expect("a body");
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or(Value::String(text))
+            },
+        )
+    }
+    pub async fn get(&self, path: &str) -> (reqwest::StatusCode, Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+}
+
 /// The NATS server the cluster tests use (`BECKON_TEST_NATS_URL`, default the local one). A test
 /// that needs it fails when it is not there: nothing is skipped.
 pub fn test_nats_url() -> String {
@@ -221,6 +258,17 @@ impl TestApp {
         let res = reqwest::Client::new().get(self.http(path)).header("cookie", cookie).send().await.unwrap();
         assert!(res.status().is_success(), "GET {path}: {}", res.status());
         res.json().await.unwrap()
+    }
+
+    /// The HTTP API as the agent with these credentials (signed in now).
+    pub async fn http_as(&self, email: &str, password: &str) -> AgentHttp {
+        let cookie = self.sign_in(email, password).await.expect("signs in");
+        AgentHttp { base: format!("http://{}", self.addr), cookie, http: reqwest::Client::new() }
+    }
+
+    /// The HTTP API as the demo admin.
+    pub async fn admin_http(&self) -> AgentHttp {
+        self.http_as(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await
     }
 
     /// Signs in and returns the session cookie header value.
