@@ -76,3 +76,23 @@ test('a visitor rates the chat an agent ended; agents and admins read it', async
   expect(errors).toEqual([]);
   await ctx.close();
 });
+
+test('a visitor who ends the chat can rate it on the way out', async ({ site, page, agent }) => {
+  const w = widget(page);
+  await page.goto(site('shop.html'));
+  await waitForLcw(page, 'ready');
+  await w.launcher.click();
+  await fillDemoPrechat(page, 'Bo');
+  const { conversation } = await agent.acceptOffer();
+  await expect(w.log.getByText(/joined the chat\./)).toBeVisible();
+  await w.window.getByRole('button', { name: 'Close chat' }).click();
+  const confirm = page.getByRole('alertdialog', { name: 'End this chat?' });
+  const stars = confirm.getByRole('group', { name: 'How was this chat?' });
+  await expect(stars).toBeVisible();
+  await stars.getByRole('button', { name: '5 out of 5' }).click();
+  await expect(stars.getByRole('button', { name: '5 out of 5' })).toHaveAttribute('aria-pressed', 'true');
+  await confirm.getByRole('button', { name: 'End chat' }).click();
+  await expect(w.window).toBeHidden();
+  // The agent hears of the ending, then of the rating.
+  await agent.waitFor((f) => f.type === 'chat' && f.conversation.id === conversation.id && f.conversation.rating === 5, { what: 'the rating' });
+});

@@ -85,6 +85,7 @@
     var leaveForm, leftInfo, rather; // leaving a message: the form, where the answer comes, the offer to
     var leaveFor = null; // the `leaving` object the form was built for
     var confirmEnd, keepBtn; // "End this chat?" and its Cancel button
+    var endStars, endScore = 0; // an optional rating given while ending
     var opener = null; // what had focus when the visitor opened the window: it gets focus back
     var rendered = new WeakMap(); // message entry -> its element
     var prechatFor = null; // the `starting` object the survey form was built for
@@ -314,11 +315,27 @@
       confirmEnd = el('div', { 'class': 'confirm', role: 'alertdialog', 'aria-labelledby': 'bk-end-q', 'aria-describedby': 'bk-end-d', hidden: '' });
       keepBtn = el('button', { 'class': 'btn', type: 'button' }, t('cancel'));
       var endBtn = el('button', { 'class': 'btn primary', type: 'button' }, t('endChat'));
+      // An answered chat may be rated on the way out (optional): the stars sit above the buttons.
+      endStars = el('div', { 'class': 'stars', role: 'group', 'aria-label': t('rateQ') });
+      for (var k = 1; k <= 5; k++) {
+        (function (n) {
+          var b = el('button', { 'class': 'star', type: 'button', 'aria-pressed': 'false', 'aria-label': t('stars', n) }, '\u2605');
+          b.addEventListener('click', function () {
+            endScore = endScore === n ? 0 : n;
+            Array.prototype.forEach.call(endStars.children, function (s, i) {
+              s.setAttribute('aria-pressed', String(i + 1 === endScore));
+              s.style.color = i < endScore ? '#e3a008' : '';
+            });
+          });
+          endStars.appendChild(b);
+        })(k);
+      }
       add(confirmEnd, el('p', { id: 'bk-end-q' }, t('endQ')),
-        el('p', { 'class': 'sub', id: 'bk-end-d' }, t('endSub')),
+        el('p', { 'class': 'sub', id: 'bk-end-d' }, t('endSub')), endStars,
         add(el('div', { 'class': 'row' }), keepBtn, endBtn));
       keepBtn.addEventListener('click', keepChatting);
-      endBtn.addEventListener('click', core.closeChat); // closing the window hides this too
+      // Closing the window hides this too.
+      endBtn.addEventListener('click', function () { var n = endScore; endScore = 0; core.endRated(n || null); });
 
       composer = el('form', { 'class': 'composer' });
       input = el('textarea', { id: 'bk-input', rows: '1', maxlength: '10000', placeholder: t('typeHere') });
@@ -350,6 +367,8 @@
       return !!c && c.state !== 'ended' && c.state !== 'abandoned';
     }
     function askToEnd() {
+      var answered = !!(state.conversation && state.conversation.accepted_at);
+      if (endStars) endStars.hidden = !answered;
       var c = state.conversation;
       if (state.leaving && !state.leaving.sent) return core.cancelLeave();
       if (c && c.reply_email && !c.agent && c.state === 'queued') return core.minimize();

@@ -937,7 +937,9 @@
     rawSend({ type: 'typing', typing: on });
   }
 
-  function closeChat() {
+  // `score`: a rating (1–5) the visitor gave while ending an answered chat (the × panel); sent
+  // after close_chat, which it must follow.
+  function closeChat(score) {
     var c = state.conversation, s = state.starting;
     var had = chatActive() || state.ui !== 'closed';
     if (s && s.sent) {
@@ -946,7 +948,10 @@
       if (queued && !state.connected) outbox.splice(outbox.indexOf(queued), 1);
       else cancelCreated = true;
     }
-    if (c && !ENDED[c.state]) reliable({ type: 'close_chat' });
+    if (c && !ENDED[c.state]) {
+      reliable({ type: 'close_chat' });
+      if (typeof score === 'number' && c.accepted_at) reliable({ type: 'rate', conversation_id: c.id, score: score, comment: null });
+    }
     state.starting = null;
     state.startError = '';
     state.leaving = null;
@@ -1214,6 +1219,7 @@
     retry: retry,
     typing: function () { sendTyping(true); },
     closeChat: closeChat,
+    endRated: function (score) { closeChat(score); },
     minimize: function () { showWindow('min', true); },
     newChat: function () { closeChat(); beginChat({}); },
     offerLeaveMessage: offerLeaveMessage,
