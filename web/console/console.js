@@ -998,10 +998,16 @@
       const text = panel.first_message.length > 200 ? `${panel.first_message.slice(0, 200)}…` : panel.first_message;
       lines.push(h('blockquote', { class: 'offer-first' }, text));
     }
+    // The survey's answers first, in its order; then what else the page shared (its displayable
+    // context variables), as the card showed before it knew more.
     const answers = panel.prechat || [];
-    if (answers.length) {
-      lines.push(h('dl', { class: 'offer-context offer-answers' },
-        answers.map((a) => h('div', { class: 'kv' }, h('dt', null, a.question), h('dd', { title: a.answer }, a.answer)))));
+    const asked = new Set(answers.map((a) => a.question));
+    const shared = displayableContext(c).filter(([k]) => !asked.has(k)).map(([question, answer]) => ({ question, answer }));
+    const rows = answers.concat(shared);
+    if (rows.length) {
+      lines.push(h('dl', { class: `offer-context${answers.length ? ' offer-answers' : ''}` },
+        rows.slice(0, 6).map((a) => h('div', { class: 'kv' }, h('dt', null, a.question), h('dd', { title: a.answer }, a.answer)))));
+      if (rows.length > 6) lines.push(h('p', { class: 'offer-more' }, `+${rows.length - 6} more after accepting`));
     }
     if (!lines.length) return;
     clear(els.details);
