@@ -73,6 +73,13 @@ pub struct MailSettings {
     pub from: Option<String>,
 }
 
+impl MailSettings {
+    /// An SMTP server is set: email is sent.
+    pub fn enabled(&self) -> bool {
+        self.smtp_url.as_deref().is_some_and(|u| !u.trim().is_empty())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {

@@ -253,19 +253,10 @@ async fn the_status_an_agent_chose_is_theirs_again_at_the_next_sign_in() {
     drop(console);
     app.wait_for_sessions(0).await;
     app.advance(60_000);
-    let http = reqwest::Client::new();
     // The next morning, a new sign-in: Busy, as they left it.
     app.advance(12 * 3_600_000);
     let cookie = app.sign_in(DEMO_AGENT_EMAIL, DEMO_AGENT_PASSWORD).await.unwrap();
-    let me: Value = http
-        .get(app.http("/v1/agent/directory"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, me) = call(&app, "GET", "/v1/agent/directory", &cookie, Value::Null).await;
     let alex = me["agents"].as_array().unwrap().iter().find(|a| a["role"] == "admin").unwrap().clone();
     assert_eq!(alex["presence"], "offline", "no console open yet");
     let (_console, welcome) = app.agent_with_cookie(&cookie).await;

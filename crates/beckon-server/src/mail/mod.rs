@@ -35,7 +35,7 @@ impl Mailer {
     /// The mailer the settings describe: `None` when no SMTP server is set; an error naming the
     /// setting when it is unusable.
     pub fn from_settings(s: &MailSettings) -> Result<Option<Self>, String> {
-        let Some(url) = s.smtp_url.as_deref().filter(|u| !u.trim().is_empty()) else { return Ok(None) };
+        let Some(url) = s.smtp_url.as_deref().filter(|_| s.enabled()) else { return Ok(None) };
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| format!("BECKON_MAIL__SMTP_URL: {e}"))?
             .timeout(Some(std::time::Duration::from_secs(20)))

@@ -439,7 +439,7 @@ impl Handler for AgentSession {
             role: self.agent.role,
             capacity: self.agent.capacity,
         };
-        let mail = self.app.settings.mail.smtp_url.as_deref().is_some_and(|u| !u.trim().is_empty());
+        let mail = self.app.settings.mail.enabled();
         let server_time = self.app.clock.now();
         out.send(
             &Out::AgentWelcome { agent, presence, conversations: views, waiting, mail, server_time },

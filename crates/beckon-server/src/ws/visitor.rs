@@ -316,7 +316,7 @@ impl VisitorSession {
                 widget: &widget.settings,
                 queue: queue_status,
                 auth: widget.auth.as_ref().map(|a| if a.required { "required" } else { "optional" }),
-                mail: self.app.settings.mail.smtp_url.as_deref().is_some_and(|u| !u.trim().is_empty()),
+                mail: self.app.settings.mail.enabled(),
             },
             rid,
         );
@@ -669,7 +669,7 @@ impl VisitorSession {
             }
             VisitorIn::EmailTranscript { conversation_id, email, tz } => {
                 self.spend_chat_budget(visitor)?;
-                if self.app.settings.mail.smtp_url.as_deref().is_none_or(|u| u.trim().is_empty()) {
+                if !self.app.settings.mail.enabled() {
                     return Err(ChatError::Invalid(
                         "mail_not_configured",
                         "this server sends no email".into(),
