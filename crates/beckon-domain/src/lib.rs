@@ -6,6 +6,7 @@
 //! crate; it depends on none of them, so its rules can be unit-tested without a database or a socket.
 
 pub mod assignment;
+pub mod attachment;
 pub mod clock;
 pub mod context;
 pub mod conversation;

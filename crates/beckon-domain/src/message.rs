@@ -5,6 +5,7 @@
 //! a visitor or an agent also carries the sender's `client_msg_id`, which makes a retry of the same
 //! send idempotent: the store returns the message already written instead of writing it twice.
 
+use crate::attachment::Attachment;
 use crate::{AgentId, ConversationId, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -127,6 +128,9 @@ pub struct Message {
     pub tags: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_msg_id: Option<String>,
+    /// A file sent with the message (its `text` is then the file's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<Attachment>,
     pub created_at: Timestamp,
 }
 
@@ -136,6 +140,15 @@ pub const INTERNAL_TAG: &str = "internal";
 impl Message {
     pub fn is_internal(&self) -> bool {
         self.tags.iter().any(|t| t == INTERNAL_TAG)
+    }
+
+    /// The message as plain text (transcripts, emails): its words, or for a file its name and
+    /// size (`📎 invoice.pdf (24 KB)`).
+    pub fn plain_text(&self) -> String {
+        match &self.attachment {
+            Some(a) => format!("\u{1f4ce} {} ({})", a.name, crate::attachment::human_size(a.size)),
+            None => self.text.clone(),
+        }
     }
 }
 
@@ -147,6 +160,7 @@ pub struct NewMessage {
     pub text: MessageText,
     pub tags: Vec<String>,
     pub client_msg_id: Option<ClientMsgId>,
+    pub attachment: Option<Attachment>,
 }
 
 #[cfg(test)]

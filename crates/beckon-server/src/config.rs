@@ -130,6 +130,14 @@ pub struct LimitSettings {
     pub page_views_per_address_per_minute: u32,
     /// Typing notifications per visitor per minute; the rest are dropped without an error.
     pub typing_per_visitor_per_minute: u32,
+    /// The largest file a visitor or an agent may send in a chat, in bytes.
+    pub attachment_max_bytes: usize,
+    /// Files the visitor may send in one conversation (and, separately, its agents).
+    pub attachments_per_conversation: u32,
+    /// Files per visitor per minute (a burst of a third of it).
+    pub attachments_per_visitor_per_minute: u32,
+    /// Files per address per minute, all its visitors together (also the burst).
+    pub attachments_per_address_per_minute: u32,
     /// Log lines per place in the code per second (a burst of ten times that); the rest are
     /// counted and reported in one line, so a flood cannot fill the disk with logs.
     pub log_lines_per_second: u32,
@@ -155,6 +163,10 @@ impl Default for LimitSettings {
             page_views_per_visitor_per_minute: 60,
             page_views_per_address_per_minute: 600,
             typing_per_visitor_per_minute: 120,
+            attachment_max_bytes: 10 * 1024 * 1024,
+            attachments_per_conversation: 50,
+            attachments_per_visitor_per_minute: 12,
+            attachments_per_address_per_minute: 60,
             log_lines_per_second: 20,
         }
     }

@@ -184,6 +184,8 @@ pub struct Limits {
     pub page_views_by_visitor: RateLimit<VisitorId>,
     pub page_views_by_address: RateLimit<AddrKey>,
     pub typing_by_visitor: RateLimit<VisitorId>,
+    pub attachments_by_visitor: RateLimit<VisitorId>,
+    pub attachments_by_address: RateLimit<AddrKey>,
 }
 
 impl Limits {
@@ -224,6 +226,16 @@ impl Limits {
                 c,
             ),
             typing_by_visitor: rate(s.typing_per_visitor_per_minute, s.typing_per_visitor_per_minute / 12, c),
+            attachments_by_visitor: rate(
+                s.attachments_per_visitor_per_minute,
+                s.attachments_per_visitor_per_minute / 3,
+                c,
+            ),
+            attachments_by_address: rate(
+                s.attachments_per_address_per_minute,
+                s.attachments_per_address_per_minute,
+                c,
+            ),
             settings,
         }
     }

@@ -220,6 +220,7 @@ async fn store_quietly(
         text: beckon_domain::MessageText::parse(text).unwrap(),
         tags: tags.iter().map(|t| t.to_string()).collect(),
         client_msg_id: None,
+        attachment: None,
     };
     state.store.append_message(new, state.clock.now()).await.unwrap().message
 }

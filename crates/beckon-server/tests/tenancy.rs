@@ -49,6 +49,7 @@ async fn events_of_a_foreign_conversation_are_dropped_where_they_are_delivered()
         text: "my card number is 4242 4242 4242 4242".into(),
         tags: vec![],
         client_msg_id: Some("v7".into()),
+        attachment: None,
         created_at: Timestamp(1),
     };
     let events = [

@@ -15,6 +15,12 @@ pub enum StoreError {
     NotAssigned,
     #[error("{0}")]
     Unsupported(String),
+    /// The caller passed something the store cannot keep (e.g. an unsafe blob key).
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// Reading or writing a file (attachments kept beside the database).
+    #[error("file error: {0}")]
+    Io(String),
     #[error("corrupt row: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
@@ -39,6 +45,8 @@ impl StoreError {
             StoreError::ConversationClosed => StoreError::ConversationClosed,
             StoreError::NotAssigned => StoreError::NotAssigned,
             StoreError::Unsupported(m) => StoreError::Unsupported(m.clone()),
+            StoreError::Invalid(m) => StoreError::Invalid(m.clone()),
+            StoreError::Io(m) => StoreError::Io(m.clone()),
             StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
             StoreError::Closed => StoreError::Closed,
             StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),

@@ -12,11 +12,13 @@
 //! - At most one open conversation per visitor; a conversation is accepted by at most one agent
 //!   (`accept_conversation` is a compare-and-set on the offer).
 
+mod blobs;
 mod error;
 mod postgres;
 mod sqlite;
 mod types;
 
+pub use blobs::{Blobs, DirBlobs};
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -412,6 +414,29 @@ pub trait Store: Send + Sync + 'static {
 
     /// The invite a proactive conversation came from: `(invite_id, source, message)`, when known.
     async fn conversation_invite(&self, id: ConversationId) -> Result<Option<(String, String, String)>>;
+
+    // --- attachments --------------------------------------------------------------------
+    /// Keeps a file sent in `conversation` by a `sender` of that kind: its bytes (in the
+    /// backend's [`Blobs`]) first, then its record. The message that carries it is appended
+    /// afterwards, like any other (a file whose message never made it is unreachable: nobody is
+    /// told its id).
+    async fn add_attachment(
+        &self,
+        conversation: ConversationId,
+        sender: SenderKind,
+        attachment: &beckon_domain::attachment::Attachment,
+        bytes: &[u8],
+        now: Timestamp,
+    ) -> Result<()>;
+    /// A file's record: the conversation it was sent in, and its description.
+    async fn attachment(
+        &self,
+        id: &str,
+    ) -> Result<Option<(ConversationId, beckon_domain::attachment::Attachment)>>;
+    /// A file's bytes.
+    async fn attachment_bytes(&self, id: &str) -> Result<Option<Vec<u8>>>;
+    /// How many files senders of this kind sent in a conversation (for its bound).
+    async fn attachment_count(&self, conversation: ConversationId, sender: SenderKind) -> Result<u64>;
 }
 
 /// Opens the store a database URL names, creating and migrating it if needed.

@@ -26,6 +26,7 @@ mod rows;
 
 use crate::*;
 use append::{AppendRequest, MAX_BATCH, group_commit};
+use beckon_domain::attachment::Attachment;
 use beckon_domain::message::{Message, NewMessage};
 use beckon_domain::model::{PageView, Role, VisitMeta, VisitorSummary, WidgetAuth, WidgetSettings};
 use rows::*;
@@ -2026,6 +2027,93 @@ impl Store for PgStore {
         .bind(id.0)
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    async fn add_attachment(
+        &self,
+        conversation: ConversationId,
+        sender: SenderKind,
+        a: &Attachment,
+        bytes: &[u8],
+        now: Timestamp,
+    ) -> Result<()> {
+        PgBlobs(self.pool.clone()).put(&a.id, bytes).await?;
+        sqlx::query(
+            "insert into attachment (attachment_id, conversation_id, name, content_type, size, sender_kind, created_at)
+             values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&a.id)
+        .bind(conversation.0)
+        .bind(&a.name)
+        .bind(&a.content_type)
+        .bind(i64::try_from(a.size).unwrap_or(i64::MAX))
+        .bind(sender.as_str())
+        .bind(now.0)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn attachment(&self, id: &str) -> Result<Option<(ConversationId, Attachment)>> {
+        sqlx::query(
+            "select attachment_id, conversation_id, name, content_type, size from attachment where attachment_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| {
+            Ok((
+                ConversationId(r.try_get("conversation_id")?),
+                Attachment {
+                    id: r.try_get("attachment_id")?,
+                    name: r.try_get("name")?,
+                    content_type: r.try_get("content_type")?,
+                    size: u64::try_from(r.try_get::<i64, _>("size")?).map_err(|_| corrupt("attachment.size"))?,
+                },
+            ))
+        })
+        .transpose()
+    }
+
+    async fn attachment_bytes(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        PgBlobs(self.pool.clone()).get(id).await
+    }
+
+    async fn attachment_count(&self, conversation: ConversationId, sender: SenderKind) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "select count(*) from attachment where conversation_id = $1 and sender_kind = $2",
+        )
+        .bind(conversation.0)
+        .bind(sender.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+/// Attachments' bytes in the database (`attachment_blob`), where every node of a cluster finds
+/// them.
+struct PgBlobs(PgPool);
+
+#[async_trait]
+impl Blobs for PgBlobs {
+    async fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        sqlx::query(
+            "insert into attachment_blob (blob_key, bytes) values ($1, $2)
+             on conflict (blob_key) do update set bytes = excluded.bytes",
+        )
+        .bind(key)
+        .bind(bytes)
+        .execute(&self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(sqlx::query_scalar("select bytes from attachment_blob where blob_key = $1")
+            .bind(key)
+            .fetch_optional(&self.0)
+            .await?)
     }
 }
 

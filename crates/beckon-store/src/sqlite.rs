@@ -7,6 +7,7 @@
 //! messages, and each append still returns only after its own commit.
 
 use crate::*;
+use beckon_domain::attachment::Attachment;
 use beckon_domain::message::{Message, NewMessage, Sender};
 use beckon_domain::model::{PageView, Role, VisitMeta, VisitorSummary, WidgetAuth, WidgetSettings};
 use sqlx::sqlite::{
@@ -25,6 +26,8 @@ pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
     appends: mpsc::Sender<AppendRequest>,
+    /// Attachments' bytes: a directory beside the database file.
+    blobs: crate::DirBlobs,
     /// How many times the checkpointer has found the whole WAL copied into the database.
     #[cfg_attr(not(test), allow(dead_code))]
     caught_up: tokio::sync::watch::Receiver<u64>,
@@ -46,6 +49,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        let blobs = crate::DirBlobs::beside(options.get_filename());
         // The writer never checkpoints: a checkpoint in the commit that crosses the threshold
         // held that commit (and every append queued behind it) for 7–8 ms on this disk. The
         // checkpointer below does it on its own connection instead.
@@ -66,7 +70,7 @@ impl SqliteStore {
         tokio::spawn(group_commit(write.clone(), rx));
         let (caught_up_tx, caught_up) = tokio::sync::watch::channel(0);
         tokio::spawn(checkpoint(checkpointer, tx.downgrade(), caught_up_tx));
-        Ok(Self { read, write, appends: tx, caught_up })
+        Ok(Self { read, write, appends: tx, blobs, caught_up })
     }
 }
 
@@ -256,9 +260,9 @@ async fn append_batch(conn: &mut SqliteConnection, batch: &[AppendRequest]) -> R
         }
     }
     for chunk in statement_chunks(&rows) {
-        let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
         let sql = format!(
-            "insert into message (conversation_id, seq, sender_kind, sender_agent_id, sender_name, text, tags, client_msg_id, created_at)
+            "insert into message (conversation_id, seq, sender_kind, sender_agent_id, sender_name, text, tags, client_msg_id, attachment, created_at)
              values {values}"
         );
         let mut q = sqlx::query(&sql);
@@ -273,6 +277,7 @@ async fn append_batch(conn: &mut SqliteConnection, batch: &[AppendRequest]) -> R
                 .bind(m.text.as_str())
                 .bind(serde_json::to_string(&m.tags).expect("tags serialise"))
                 .bind(m.client_msg_id.as_ref().map(|c| c.as_str()))
+                .bind(attachment_json(m))
                 .bind(now.0);
         }
         q.execute(&mut *conn).await?;
@@ -361,18 +366,6 @@ async fn refusal(conn: &mut SqliteConnection, c: ConversationId) -> Result<Store
     })
 }
 
-fn stored_message(m: &NewMessage, seq: i64, now: Timestamp) -> Message {
-    Message {
-        conversation_id: m.conversation_id,
-        seq,
-        sender: m.sender.clone(),
-        text: m.text.as_str().to_owned(),
-        tags: m.tags.clone(),
-        client_msg_id: m.client_msg_id.as_ref().map(|c| c.as_str().to_owned()),
-        created_at: now,
-    }
-}
-
 async fn append_one(conn: &mut SqliteConnection, m: &NewMessage, now: Timestamp) -> Result<Appended> {
     if let Some(cid) = &m.client_msg_id {
         let existing = sqlx::query(&format!(
@@ -406,8 +399,8 @@ async fn append_one(conn: &mut SqliteConnection, m: &NewMessage, now: Timestamp)
     };
     let tags = serde_json::to_string(&m.tags).expect("tags serialise");
     sqlx::query(
-        "insert into message (conversation_id, seq, sender_kind, sender_agent_id, sender_name, text, tags, client_msg_id, created_at)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into message (conversation_id, seq, sender_kind, sender_agent_id, sender_name, text, tags, client_msg_id, attachment, created_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(m.conversation_id.0)
     .bind(seq)
@@ -417,6 +410,7 @@ async fn append_one(conn: &mut SqliteConnection, m: &NewMessage, now: Timestamp)
     .bind(m.text.as_str())
     .bind(&tags)
     .bind(m.client_msg_id.as_ref().map(|c| c.as_str()))
+    .bind(attachment_json(m))
     .bind(now.0)
     .execute(&mut *conn)
     .await?;
@@ -436,8 +430,8 @@ fn fts_query(input: &str) -> String {
 
 // --- row mapping ---------------------------------------------------------------------------
 
-const MESSAGE_COLS: &str =
-    "conversation_id, seq, sender_kind, sender_agent_id, sender_name, text, tags, client_msg_id, created_at";
+const MESSAGE_COLS: &str = "conversation_id, seq, sender_kind, sender_agent_id, sender_name, text, tags, client_msg_id, \
+     attachment, created_at";
 const CONVERSATION_COLS: &str = "conversation_id, org_id, widget_id, visitor_id, queue_id, state, proactive, \
      agent_id, offered_agent_id, context, last_seq, created_at, accepted_at, ended_at, auth_sub, auth_iss, reply_email, offer_expires_at, language, rating, rating_comment";
 const AGENT_COLS: &str = "agent_id, org_id, email, name, role, capacity, presence, disabled_at, created_at";
@@ -462,6 +456,7 @@ fn message_row(r: &SqliteRow) -> Result<Message> {
         text: r.try_get("text")?,
         tags: serde_json::from_str(&tags).map_err(|_| corrupt("message.tags"))?,
         client_msg_id: r.try_get("client_msg_id")?,
+        attachment: attachment_from_json(r.try_get("attachment")?)?,
         created_at: Timestamp(r.try_get("created_at")?),
     })
 }
@@ -2477,6 +2472,67 @@ impl Store for SqliteStore {
         .fetch_optional(&self.read)
         .await?;
         row.map(|r| Ok((r.try_get("invite_id")?, r.try_get("source")?, r.try_get("message")?))).transpose()
+    }
+
+    async fn add_attachment(
+        &self,
+        conversation: ConversationId,
+        sender: SenderKind,
+        a: &Attachment,
+        bytes: &[u8],
+        now: Timestamp,
+    ) -> Result<()> {
+        self.blobs.put(&a.id, bytes).await?;
+        sqlx::query(
+            "insert into attachment (attachment_id, conversation_id, name, content_type, size, sender_kind, created_at)
+             values (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&a.id)
+        .bind(conversation.0)
+        .bind(&a.name)
+        .bind(&a.content_type)
+        .bind(i64::try_from(a.size).unwrap_or(i64::MAX))
+        .bind(sender.as_str())
+        .bind(now.0)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn attachment(&self, id: &str) -> Result<Option<(ConversationId, Attachment)>> {
+        sqlx::query(
+            "select attachment_id, conversation_id, name, content_type, size from attachment where attachment_id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?
+        .map(|r| {
+            Ok((
+                ConversationId(r.try_get("conversation_id")?),
+                Attachment {
+                    id: r.try_get("attachment_id")?,
+                    name: r.try_get("name")?,
+                    content_type: r.try_get("content_type")?,
+                    size: u64::try_from(r.try_get::<i64, _>("size")?).map_err(|_| corrupt("attachment.size"))?,
+                },
+            ))
+        })
+        .transpose()
+    }
+
+    async fn attachment_bytes(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        self.blobs.get(id).await
+    }
+
+    async fn attachment_count(&self, conversation: ConversationId, sender: SenderKind) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "select count(*) from attachment where conversation_id = ? and sender_kind = ?",
+        )
+        .bind(conversation.0)
+        .bind(sender.as_str())
+        .fetch_one(&self.read)
+        .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 }
 

@@ -213,3 +213,33 @@ pub struct CannedReply {
     pub text: String,
     pub created_at: Timestamp,
 }
+
+/// What an append stored, as the store answers it (the message as written, with its `seq`).
+pub(crate) fn stored_message(m: &beckon_domain::message::NewMessage, seq: i64, now: Timestamp) -> Message {
+    Message {
+        conversation_id: m.conversation_id,
+        seq,
+        sender: m.sender.clone(),
+        text: m.text.as_str().to_owned(),
+        tags: m.tags.clone(),
+        client_msg_id: m.client_msg_id.as_ref().map(|c| c.as_str().to_owned()),
+        attachment: m.attachment.clone(),
+        created_at: now,
+    }
+}
+
+/// The `message.attachment` column: the file's description as JSON, or null.
+pub(crate) fn attachment_json(m: &beckon_domain::message::NewMessage) -> Option<String> {
+    m.attachment.as_ref().map(|a| serde_json::to_string(a).expect("an attachment serialises"))
+}
+
+/// The `message.attachment` column read back.
+pub(crate) fn attachment_from_json(
+    column: Option<String>,
+) -> Result<Option<beckon_domain::attachment::Attachment>, crate::StoreError> {
+    column
+        .map(|a| {
+            serde_json::from_str(&a).map_err(|_| crate::StoreError::Corrupt("message.attachment".into()))
+        })
+        .transpose()
+}

@@ -146,6 +146,7 @@ fn msg(c: ConversationId, text: &str, client: Option<&str>) -> NewMessage {
         text: MessageText::parse(text).unwrap(),
         tags: vec![],
         client_msg_id: client.map(|s| ClientMsgId::parse(s).unwrap()),
+        attachment: None,
     }
 }
 
@@ -1325,6 +1326,39 @@ async fn a_queue_names_its_fallback(w: World) {
     assert!(matches!(w.store.set_queue_fallback(QueueId(999_999), None).await, Err(StoreError::NotFound(_))));
 }
 
+async fn attachments_are_kept_with_their_conversation_and_carried_by_messages(w: World) {
+    use beckon_domain::attachment::Attachment;
+    let v = w.visitor("tok-files").await;
+    let c = w.conversation(v).await;
+    let png = Attachment {
+        id: "0123456789abcdef0123456789abcdef".into(),
+        name: "photo.png".into(),
+        content_type: "image/png".into(),
+        size: 6,
+    };
+    assert!(w.store.attachment(&png.id).await.unwrap().is_none());
+    assert!(w.store.attachment_bytes(&png.id).await.unwrap().is_none());
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let png = Attachment { size: bytes.len() as u64, ..png };
+    w.store.add_attachment(c.id, SenderKind::Visitor, &png, &bytes, Timestamp(5)).await.unwrap();
+    assert_eq!(w.store.attachment(&png.id).await.unwrap(), Some((c.id, png.clone())));
+    assert_eq!(w.store.attachment_bytes(&png.id).await.unwrap(), Some(bytes));
+    assert_eq!(w.store.attachment_count(c.id, SenderKind::Visitor).await.unwrap(), 1);
+    assert_eq!(w.store.attachment_count(c.id, SenderKind::Agent).await.unwrap(), 0);
+
+    // The message that carries it, through the batched path and when read back.
+    let m = NewMessage { attachment: Some(png.clone()), ..msg(c.id, "photo.png", Some("f1")) };
+    let stored = w.store.append_message(m.clone(), Timestamp(6)).await.unwrap();
+    assert_eq!(stored.message.attachment.as_ref(), Some(&png));
+    let again = w.store.append_message(m, Timestamp(7)).await.unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.message.attachment.as_ref(), Some(&png));
+    let plain = w.store.append_message(msg(c.id, "thanks", Some("f2")), Timestamp(8)).await.unwrap();
+    assert_eq!(plain.message.attachment, None);
+    let read = w.store.messages_after(c.id, 0, 10).await.unwrap();
+    assert_eq!(read.iter().map(|m| m.attachment.clone()).collect::<Vec<_>>(), vec![Some(png), None]);
+}
+
 macro_rules! backend_tests {
     ($backend:ident, $make:ident: $($test:ident),* $(,)?) => {
         mod $backend {
@@ -1371,6 +1405,7 @@ backend_tests!(sqlite, sqlite_world:
     a_visitor_rates_their_own_answered_ended_chat,
     history_finds_a_conversation_by_part_of_the_visitors_name_in_any_case,
     queued_mail_is_claimed_once_and_done_is_final,
+    attachments_are_kept_with_their_conversation_and_carried_by_messages,
 );
 
 backend_tests!(postgres, postgres_world:
@@ -1406,6 +1441,7 @@ backend_tests!(postgres, postgres_world:
     a_visitor_rates_their_own_answered_ended_chat,
     history_finds_a_conversation_by_part_of_the_visitors_name_in_any_case,
     queued_mail_is_claimed_once_and_done_is_final,
+    attachments_are_kept_with_their_conversation_and_carried_by_messages,
 );
 
 #[tokio::test]

@@ -115,6 +115,7 @@ async fn main() -> anyhow::Result<()> {
                     .expect("valid text"),
                     tags: vec![],
                     client_msg_id: Some(ClientMsgId::parse(&format!("w{w}-{n}")).expect("valid id")),
+                    attachment: None,
                 };
                 let began = Instant::now();
                 store.append_message(m, Timestamp(2_000)).await.expect("append");

@@ -7,6 +7,8 @@
 //! offer), so any node may serve any request. Routing (`routing.rs`) and presence
 //! (`presence.rs`) react to the same changes and live beside this file.
 
+mod files;
+pub use files::FileRefusal;
 mod lines;
 mod presence;
 mod routing;
@@ -533,6 +535,7 @@ impl Chat {
             text,
             tags: vec![],
             client_msg_id: Some(client_msg_id),
+            attachment: None,
         };
         let appended = self.store.append_message(new, self.now()).await?;
         // Published even for a duplicate: if the first attempt was stored but the node stopped
@@ -557,6 +560,7 @@ impl Chat {
             text: MessageText::system(text),
             tags: tags.iter().map(|t| t.to_string()).collect(),
             client_msg_id: None,
+            attachment: None,
         };
         let message = self.store.append_message(new, self.now()).await?.message;
         self.publish(vec![Topic::Conversation(conversation)], Event::Message { message: message.clone() })
@@ -773,6 +777,7 @@ impl Chat {
                 text,
                 tags: vec![INTERNAL_TAG.into(), "transfernote".into()],
                 client_msg_id: None,
+                attachment: None,
             };
             let message = self.store.append_message(new, self.now()).await?.message;
             self.publish(vec![Topic::Conversation(conversation)], Event::Message { message }).await;

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod agent;
 pub mod assets;
+pub mod attachments;
 pub mod canned;
 pub mod health;
 pub mod openapi;
@@ -34,6 +35,8 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(api)
+        // Files carry their own caching and content headers (and CORS for the widget's pages).
+        .merge(attachments::router())
         .merge(assets::router())
         .merge(crate::ws::router())
         .fallback(|| async { crate::error::ApiError::not_found("route") })

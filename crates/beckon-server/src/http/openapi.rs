@@ -10,7 +10,7 @@
 //! and the static front ends (`/widget.js`, `/console`, `/demo/…`), which are not JSON.
 
 use crate::error::ErrorBody;
-use crate::http::{admin, agent, canned, health, satisfaction, transcript, triggers};
+use crate::http::{admin, agent, attachments, canned, health, satisfaction, transcript, triggers};
 use crate::state::AppState;
 use axum::Router;
 use axum::http::header;
@@ -43,6 +43,10 @@ pub const UNDESCRIBED_API_ROUTES: &[&str] = &["/v1/visitor/ws", "/v1/agent/ws"];
         agent::change_password,
         agent::messages,
         transcript::transcript,
+        attachments::agent_upload,
+        attachments::agent_download,
+        attachments::visitor_upload,
+        attachments::visitor_download,
         agent::visitor,
         agent::live_visitors,
         agent::directory,
@@ -78,6 +82,7 @@ pub const UNDESCRIBED_API_ROUTES: &[&str] = &["/v1/visitor/ws", "/v1/agent/ws"];
         (name = "agent", description = "Sign-in and what every agent may do"),
         (name = "admin", description = "Administration (admin role)"),
         (name = "triggers", description = "No-code trigger rules (docs/triggers.md)"),
+        (name = "visitor", description = "Files in a visitor's chat, with the visitor token of the widget's `welcome` (`Authorization: Bearer …`)"),
         (name = "meta", description = "This description"),
     )
 )]

@@ -137,7 +137,7 @@ pub(crate) async fn transcript(
 
 fn line(m: &Message, visitor: &str, tz: &jiff::tz::TimeZone) -> String {
     let at = when(m.created_at, tz);
-    let text = m.text.replace('\n', "\n    ");
+    let text = m.plain_text().replace('\n', "\n    ");
     match m.sender.kind {
         SenderKind::Visitor => format!("[{at}] {visitor}: {text}"),
         SenderKind::Agent if m.is_internal() => {

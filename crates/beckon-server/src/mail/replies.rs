@@ -89,13 +89,13 @@ fn compose(answers: &[&Message], asked: &[&Message], french: bool) -> String {
             });
             last_name = Some(name);
         }
-        body.push_str(&m.text);
+        body.push_str(&m.plain_text());
         body.push_str("\n\n");
     }
     if !asked.is_empty() {
         body.push_str(if french { "--\nVotre message :\n" } else { "--\nYour message:\n" });
         for m in asked {
-            for line in m.text.lines() {
+            for line in m.plain_text().lines() {
                 body.push_str("> ");
                 body.push_str(line);
                 body.push('\n');
@@ -119,6 +119,7 @@ mod tests {
             text: text.into(),
             tags: vec![],
             client_msg_id: None,
+            attachment: None,
             created_at: Timestamp(0),
         }
     }

@@ -39,7 +39,8 @@ pub fn compose(
             ),
             SenderKind::System => "\u{2014} ".to_owned(),
         };
-        let _ = writeln!(body, "[{}] {who}{}", at(m.created_at, "%H:%M"), m.text.replace('\n', "\n    "));
+        let _ =
+            writeln!(body, "[{}] {who}{}", at(m.created_at, "%H:%M"), m.plain_text().replace('\n', "\n    "));
     }
     (subject, body)
 }

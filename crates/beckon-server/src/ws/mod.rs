@@ -110,7 +110,7 @@ async fn agent_ws(
 
 /// The console's origin is the server's public URL; without a configured one, the origin the
 /// browser used to reach this server (its `Host`), as a same-origin check.
-fn same_origin(origin: &str, app: &AppState, headers: &HeaderMap) -> bool {
+pub(crate) fn same_origin(origin: &str, app: &AppState, headers: &HeaderMap) -> bool {
     let origin = origin.trim_end_matches('/');
     if origin.eq_ignore_ascii_case(&app.public_url) {
         return true;

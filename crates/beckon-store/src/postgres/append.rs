@@ -205,7 +205,8 @@ async fn insert_messages(
     let k = rows.len();
     let (mut conv, mut seq, mut kind, mut agent) =
         (Vec::with_capacity(k), Vec::with_capacity(k), Vec::with_capacity(k), Vec::with_capacity(k));
-    let (mut name, mut text, mut tags, mut cid, mut at) = (
+    let (mut name, mut text, mut tags, mut cid, mut file, mut at) = (
+        Vec::with_capacity(k),
         Vec::with_capacity(k),
         Vec::with_capacity(k),
         Vec::with_capacity(k),
@@ -222,11 +223,12 @@ async fn insert_messages(
         text.push(m.text.as_str());
         tags.push(serde_json::to_string(&m.tags).expect("tags serialise"));
         cid.push(m.client_msg_id.as_ref().map(|c| c.as_str()));
+        file.push(attachment_json(m));
         at.push(batch[i].now.0);
     }
     sqlx::query(
-        "insert into message (conversation_id, seq, sender_kind, sender_agent_id, sender_name, text, tags, client_msg_id, created_at)
-         select * from unnest($1::int8[], $2::int8[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int8[])",
+        "insert into message (conversation_id, seq, sender_kind, sender_agent_id, sender_name, text, tags, client_msg_id, attachment, created_at)
+         select * from unnest($1::int8[], $2::int8[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int8[])",
     )
     .bind(&conv)
     .bind(&seq)
@@ -236,20 +238,9 @@ async fn insert_messages(
     .bind(&text)
     .bind(&tags)
     .bind(&cid)
+    .bind(&file)
     .bind(&at)
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-fn stored_message(m: &NewMessage, seq: i64, now: Timestamp) -> Message {
-    Message {
-        conversation_id: m.conversation_id,
-        seq,
-        sender: m.sender.clone(),
-        text: m.text.as_str().to_owned(),
-        tags: m.tags.clone(),
-        client_msg_id: m.client_msg_id.as_ref().map(|c| c.as_str().to_owned()),
-        created_at: now,
-    }
 }

@@ -7,8 +7,8 @@ use beckon_domain::model::{Role, VisitMeta, WidgetAuth, WidgetSettings};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-pub(super) const MESSAGE_COLS: &str =
-    "conversation_id, seq, sender_kind, sender_agent_id, sender_name, text, tags, client_msg_id, created_at";
+pub(super) const MESSAGE_COLS: &str = "conversation_id, seq, sender_kind, sender_agent_id, sender_name, text, tags, \
+     client_msg_id, attachment, created_at";
 pub(super) const CONVERSATION_COLS: &str = "conversation_id, org_id, widget_id, visitor_id, queue_id, state, \
      proactive, agent_id, offered_agent_id, context, last_seq, created_at, accepted_at, ended_at, auth_sub, auth_iss, reply_email, offer_expires_at, language, rating, rating_comment";
 pub(super) const AGENT_COLS: &str =
@@ -43,6 +43,7 @@ pub(super) fn message_row(r: &PgRow) -> Result<Message> {
         text: r.try_get("text")?,
         tags: serde_json::from_str(&tags).map_err(|_| corrupt("message.tags"))?,
         client_msg_id: r.try_get("client_msg_id")?,
+        attachment: attachment_from_json(r.try_get("attachment")?)?,
         created_at: Timestamp(r.try_get("created_at")?),
     })
 }
