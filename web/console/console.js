@@ -1131,8 +1131,9 @@
     const sendBtn = h('button', { type: 'submit', class: 'btn btn--primary' }, 'Send');
     const composerLabel = h('label', { for: inputId, class: 'sr-only' });
     const emoji = window.BeckonConsole.emoji ? window.BeckonConsole.emoji.attach(input) : null;
+    const files = window.BeckonConsole.files ? window.BeckonConsole.files.attach(rec, input) : null;
     const form = h('form', { class: 'composer' },
-      h('div', { class: 'composer-row' }, composerLabel, input, emoji, sendBtn),
+      h('div', { class: 'composer-row' }, composerLabel, input, files, emoji, sendBtn),
       h('p', { id: hintId, class: 'composer-hint' }, 'Enter to send · Shift+Enter for a new line · / for canned replies'));
     const panel = h('aside', { id: panelId, class: 'visitor-panel', 'aria-label': 'Visitor details' });
 
@@ -1299,8 +1300,9 @@
     }
     const mine = kind === 'agent' && state.agent && m.sender.agent_id === state.agent.id;
     const who = kind === 'visitor' ? 'Visitor' : mine ? 'You' : (m.sender.name || 'Agent');
+    const content = m.attachment && window.BeckonConsole.files ? window.BeckonConsole.files.body(m) : linkify(m.text);
     return h('div', { class: `msg msg--${kind}`, 'data-seq': m.seq },
-      h('p', { class: 'bubble' }, h('span', { class: 'sr-only' }, `${who}: `), linkify(m.text)),
+      h('p', { class: 'bubble' }, h('span', { class: 'sr-only' }, `${who}: `), content),
       h('p', { class: 'msg-meta', 'aria-hidden': 'true' }, `${who} · ${fmtTime(m.created_at)}`));
   }
 

@@ -509,7 +509,7 @@
         : kind === 'visitor' ? 'Visitor' : kind === 'agent' ? (m.sender.name || 'Agent') : 'System';
       return h('li', { class: `tline tline--${internal ? 'note' : kind}`, 'data-seq': m.seq },
         h('p', { class: 'tline-who' }, who, h('span', { class: 'msg-time' }, fmtTime(m.created_at))),
-        h('p', { class: 'tline-text' }, m.text));
+        h('p', { class: 'tline-text' }, m.attachment && B.files ? B.files.body(m) : m.text));
     },
   };
 

@@ -49,6 +49,10 @@
     '.confirm p{margin:0 0 4px;font-weight:600}' +
     '.confirm .sub{font-weight:400;font-size:13px;color:#555;margin-bottom:10px}' +
     '.composer{display:flex;gap:8px;padding:10px 12px;border-top:1px solid #e3e3e3}' +
+    '.clip{border:0;background:none;color:#555;padding:0 2px;cursor:pointer}' +
+    '.file{display:inline-flex;flex-direction:column;align-items:flex-start;gap:4px;color:inherit;text-decoration:underline}' +
+    '.file svg{width:15px;height:15px;vertical-align:-2px;margin-right:4px}' +
+    '.file img{display:block;max-width:100%;max-height:200px;border-radius:8px;background:#fff}' +
     'textarea,input,select{font:inherit;color:inherit;border:1px solid #8a8a8a;border-radius:8px;padding:8px}' +
     '.composer textarea{flex:1;resize:none;height:42px;max-height:120px}' +
     'textarea:focus,input:focus,select:focus{outline:2px solid var(--bk-accent);outline-offset:1px}' +
@@ -88,6 +92,8 @@
     var endStars, endScore = 0; // an optional rating given while ending
     var opener = null; // what had focus when the visitor opened the window: it gets focus back
     var rendered = new WeakMap(); // message entry -> its element
+    var picker, clip; // the file picker and its paperclip button
+    var fileUrls = {}; // attachment id -> a blob: URL of its bytes (fetched once)
     var prechatFor = null; // the `starting` object the survey form was built for
 
     // The window's own words in the widget's language (widget.js picks it: core.lang).
@@ -156,6 +162,13 @@
         badEmail: 'This does not look like an email address.',
         needMessage: 'Please write your message.',
         pleaseCheck: 'Please check: {0}',
+        attach: 'Attach a file',
+        file_too_large: 'This file is too large to send.',
+        unsupported_file_type: 'This kind of file cannot be sent: images, PDF, documents and text can.',
+        too_many_files: 'No more files can be sent in this chat.',
+        rate_limited: 'Too many files at once: try again in a moment.',
+        empty_file: 'This file is empty.',
+        fileFailed: 'The file could not be sent.',
         title: 'Chat'
       },
       fr: {
@@ -222,6 +235,13 @@
         badEmail: 'Cette adresse e-mail ne semble pas valide.',
         needMessage: '\u00c9crivez votre message.',
         pleaseCheck: 'Merci de v\u00e9rifier : {0}',
+        attach: 'Joindre un fichier',
+        file_too_large: 'Ce fichier est trop volumineux pour \u00eatre envoy\u00e9.',
+        unsupported_file_type: 'Ce type de fichier ne peut pas \u00eatre envoy\u00e9 : images, PDF, documents et texte sont accept\u00e9s.',
+        too_many_files: 'Plus aucun fichier ne peut \u00eatre envoy\u00e9 dans cette discussion.',
+        rate_limited: 'Trop de fichiers \u00e0 la fois : r\u00e9essayez dans un instant.',
+        empty_file: 'Ce fichier est vide.',
+        fileFailed: 'Le fichier n\u2019a pas pu \u00eatre envoy\u00e9.',
         title: 'Discussion'
       }
     };
@@ -340,7 +360,18 @@
       composer = el('form', { 'class': 'composer' });
       input = el('textarea', { id: 'bk-input', rows: '1', maxlength: '10000', placeholder: t('typeHere') });
       sendBtn = el('button', { 'class': 'btn primary', type: 'submit' }, t('send'));
-      add(composer, el('label', { 'class': 'sr', 'for': 'bk-input' }, t('typeLabel')), input, sendBtn);
+      // Files: the paperclip, or a file pasted into the message box. The server decides what it
+      // takes (by content); `accept` only narrows the picker.
+      picker = el('input', { type: 'file', hidden: '', multiple: '',
+        accept: 'image/*,.pdf,.txt,.csv,.doc,.docx,.xls,.xlsx,.ppt,.pptx,.odt,.ods,.odp' });
+      clip = add(el('button', { 'class': 'clip', type: 'button', 'aria-label': t('attach'), title: t('attach') }), clipIcon());
+      clip.addEventListener('click', function () { picker.click(); });
+      picker.addEventListener('change', function () { sendFiles(picker.files); picker.value = ''; input.focus(); });
+      input.addEventListener('paste', function (e) {
+        var f = e.clipboardData && e.clipboardData.files;
+        if (f && f.length) { e.preventDefault(); sendFiles(f); }
+      });
+      add(composer, el('label', { 'class': 'sr', 'for': 'bk-input' }, t('typeLabel')), picker, clip, input, sendBtn);
       composer.addEventListener('submit', function (e) {
         e.preventDefault();
         if (core.send(input.value)) input.value = '';
@@ -392,7 +423,7 @@
       state.messages.forEach(function (m) {
         if (m.status === 'failed') return;
         var who = m.kind === 'visitor' ? t('you') + ': ' : m.kind === 'agent' ? (m.name || t('agent')) + ': ' : '\u2014 ';
-        lines.push('[' + fmt(m.created_at || Date.now()) + '] ' + who + m.text);
+        lines.push('[' + fmt(m.created_at || Date.now()) + '] ' + who + (m.attachment ? '\ud83d\udcce ' : '') + m.text);
       });
       var blob = new Blob([lines.join('\n') + '\n'], { type: 'text/plain;charset=utf-8' });
       var a = document.createElement('a');
@@ -493,7 +524,7 @@
       renderRating();
       renderMailing(c);
       if (!chatInProgress()) confirmEnd.hidden = true;
-      sendBtn.disabled = input.disabled = !c || !!s || isEnded;
+      sendBtn.disabled = input.disabled = clip.disabled = !c || !!s || isEnded;
 
       var agentName = (c && c.agent && c.agent.name) || t('agent');
       typing.textContent = state.agentTyping && !isEnded ? t('isTyping', agentName) : '';
@@ -505,9 +536,16 @@
       if (!node) {
         node = el('div', { 'class': 'msg ' + (m.kind || 'system') });
         if (m.kind === 'agent') node.appendChild(el('span', { 'class': 'who' }, m.name || t('agent')));
-        node.appendChild(add(el('p', { 'class': 'text' }), linkified(m.text)));
+        node.appendChild(m.attachment ? el('p', { 'class': 'text' }) : add(el('p', { 'class': 'text' }), linkified(m.text)));
         node.appendChild(el('span', { 'class': 'meta' }));
         rendered.set(m, node);
+      }
+      // A file: shown once its id is known (a file being uploaded shows its name until then).
+      var a = m.attachment, textEl = node.querySelector('.text');
+      if (a && textEl.getAttribute('data-file') !== String(a.id)) {
+        textEl.setAttribute('data-file', String(a.id));
+        textEl.textContent = '';
+        textEl.appendChild(fileView(a));
       }
       var meta = node.lastChild;
       var st = m.status || 'sent';
@@ -517,10 +555,14 @@
         meta.textContent = '';
         if (st === 'pending') meta.textContent = t('sending');
         if (st === 'failed') {
-          meta.appendChild(document.createTextNode(t('notSent')));
-          var retry = el('button', { 'class': 'link', type: 'button' }, t('retry'));
-          retry.addEventListener('click', function () { core.retry(m); });
-          meta.appendChild(retry);
+          // A refused file says why, and is offered again only when trying later may help.
+          var why = m.error && WORDS.en[m.error] ? t(m.error) + ' ' : m.error ? t('fileFailed') + ' ' : t('notSent');
+          meta.appendChild(document.createTextNode(why));
+          if (!m.error || m.error === 'rate_limited') {
+            var retry = el('button', { 'class': 'link', type: 'button' }, t('retry'));
+            retry.addEventListener('click', function () { core.retry(m); });
+            meta.appendChild(retry);
+          }
         }
       }
       if (m.seq != null) node.setAttribute('data-seq', m.seq);
@@ -537,6 +579,59 @@
       }
       while (log.children.length > keep.length) log.removeChild(log.lastChild);
       if (nearBottom) body.scrollTop = body.scrollHeight;
+    }
+
+    // ---- files ---------------------------------------------------------------------------------
+    var IMAGES = { 'image/png': 1, 'image/jpeg': 1, 'image/gif': 1, 'image/webp': 1 };
+    function fileSize(n) {
+      return n >= 1048576 ? (n / 1048576).toFixed(1) + ' MB' : n >= 1024 ? Math.ceil(n / 1024) + ' KB' : n + ' B';
+    }
+    // A paperclip (Feather icons, MIT), drawn rather than an emoji a system may lack.
+    function clipIcon() {
+      var NS = 'http://www.w3.org/2000/svg', svg = document.createElementNS(NS, 'svg'), path = document.createElementNS(NS, 'path');
+      var attrs = { viewBox: '0 0 24 24', width: '20', height: '20', fill: 'none', stroke: 'currentColor', 'stroke-width': '2',
+        'stroke-linecap': 'round', 'stroke-linejoin': 'round', 'aria-hidden': 'true', focusable: 'false' };
+      for (var k in attrs) svg.setAttribute(k, attrs[k]);
+      path.setAttribute('d', 'M21.44 11.05l-9.19 9.19a6 6 0 0 1-8.49-8.49l9.19-9.19a4 4 0 0 1 5.66 5.66l-9.2 9.19a2 2 0 0 1-2.83-2.83l8.49-8.48');
+      svg.appendChild(path);
+      return svg;
+    }
+    function sendFiles(list) {
+      for (var i = 0; i < list.length; i++) core.sendFile(list[i]);
+    }
+    // The file's bytes as a blob: URL, fetched with the visitor's token (the server gives a
+    // file only to the visitor whose chat it is). The blob's type is set here: an image type
+    // for previews, otherwise one no browser displays, so a file can never run as a page.
+    function fileUrl(a) {
+      if (!fileUrls[a.id]) {
+        fileUrls[a.id] = fetch(core.orgUrl + '/v1/visitor/attachments/' + encodeURIComponent(a.id), {
+          headers: { Authorization: 'Bearer ' + core.token() }
+        }).then(function (r) {
+          if (!r.ok) throw new Error(r.status);
+          return r.arrayBuffer();
+        }).then(function (b) {
+          return URL.createObjectURL(new Blob([b], { type: IMAGES[a.content_type] ? a.content_type : 'application/octet-stream' }));
+        });
+        fileUrls[a.id].catch(function () { delete fileUrls[a.id]; });
+      }
+      return fileUrls[a.id];
+    }
+    function fileView(a) {
+      var label = a.name + ' (' + fileSize(a.size) + ')';
+      if (!a.id) return add(el('span', { 'class': 'file' }), clipIcon(), el('span', null, label));
+      var link = el('a', { 'class': 'file', href: '#', download: a.name });
+      if (IMAGES[a.content_type]) {
+        var img = el('img', { alt: a.name });
+        link.appendChild(img);
+        fileUrl(a).then(function (u) { img.src = link.href = u; }, function () {});
+      }
+      link.appendChild(add(el('span', null), clipIcon(), el('span', null, label)));
+      link.addEventListener('click', function (e) {
+        if (link.getAttribute('href') !== '#') return;
+        e.preventDefault();
+        fileUrl(a).then(function (u) { link.href = u; link.click(); }, function () {});
+      });
+      return link;
     }
 
     // ---- pre-chat survey ------------------------------------------------------------------------

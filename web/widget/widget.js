@@ -570,13 +570,14 @@
     if (seqs[m.seq]) return; // already shown: never twice
     var own = m.client_msg_id && byClientId[m.client_msg_id];
     if (own) {
+      if (m.attachment) { own.attachment = m.attachment; own.text = String(m.text); }
       state.messages.splice(state.messages.indexOf(own), 1);
       markSent(own, m.seq, m.created_at);
       insertStored(own);
       changed('message');
       return;
     }
-    var entry = { seq: m.seq, kind: m.sender && m.sender.kind, name: m.sender && m.sender.name, text: String(m.text || ''), tags: m.tags || [], created_at: m.created_at };
+    var entry = { seq: m.seq, kind: m.sender && m.sender.kind, name: m.sender && m.sender.name, text: String(m.text || ''), tags: m.tags || [], created_at: m.created_at, attachment: m.attachment };
     insertStored(entry);
     if (entry.kind === 'agent') state.agentTyping = false;
     if (entry.tags.indexOf('queueposition') >= 0 || entry.tags.indexOf('averagewaittime') >= 0) state.queueInfo = entry.text;
@@ -916,13 +917,42 @@
     if (!state.connected || !c || ENDED[c.state]) return;
     state.messages.forEach(function (m) {
       // Same client_msg_id on every try: the server stores it once (ack.duplicate otherwise).
-      if (m.status === 'pending') rawSend({ type: 'send', client_msg_id: m.client_msg_id, text: m.text, rid: 'm:' + m.client_msg_id });
+      if (m.status === 'pending' && !m.file) rawSend({ type: 'send', client_msg_id: m.client_msg_id, text: m.text, rid: 'm:' + m.client_msg_id });
     });
+  }
+
+  // A file goes over HTTP (the visitor token as a bearer); the message it becomes comes back on
+  // the socket like any other, and the answer to the upload is that same message.
+  function sendFile(file) {
+    var c = state.conversation;
+    if (!file || !c || ENDED[c.state]) return null;
+    var entry = { client_msg_id: newId(), text: file.name, kind: 'visitor', status: 'pending', tags: [], file: file,
+      attachment: { name: file.name, size: file.size } };
+    byClientId[entry.client_msg_id] = entry;
+    state.messages.push(entry);
+    upload(entry);
+    changed('message');
+    return entry;
+  }
+  function upload(entry) {
+    var q = '?name=' + encodeURIComponent(entry.file.name) + '&client_msg_id=' + entry.client_msg_id;
+    fetch(orgUrl + '/v1/visitor/attachments' + q, { method: 'POST', body: entry.file, headers: { Authorization: 'Bearer ' + load('token') } })
+      .then(function (r) {
+        return r.json().then(function (b) { if (!r.ok) throw b.error; onMessage(b.message); });
+      })
+      .catch(function (e) {
+        if (entry.status !== 'pending') return;
+        entry.status = 'failed';
+        entry.error = (e && e.code) || '';
+        lcwError(9, 'The file was not sent: ' + ((e && e.message) || 'the chat service could not be reached'));
+        changed('message');
+      });
   }
 
   function retry(entry) {
     if (entry && entry.status === 'failed' && state.conversation && !ENDED[state.conversation.state]) {
       entry.status = 'pending';
+      if (entry.file) upload(entry);
       sendPending();
       changed('message');
     }
@@ -1216,7 +1246,11 @@
     },
     submitStart: submitStart,
     send: sendMessage,
+    sendFile: sendFile,
     retry: retry,
+    // For fetching files of the visitor's chats (chat.js).
+    orgUrl: orgUrl,
+    token: function () { return load('token'); },
     typing: function () { sendTyping(true); },
     closeChat: closeChat,
     endRated: function (score) { closeChat(score); },
