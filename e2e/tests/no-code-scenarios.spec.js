@@ -210,7 +210,8 @@ test.describe('scenario 6: country from the GeoIP database, behind a trusted pro
         const w = widget(page);
         await page.goto(demo(beckon, 'scenario-6.html'));
         await expect.poll(() => page.evaluate(() => !!(window.__beckonWidget && window.__beckonWidget.state.connected))).toBe(true);
-        expect(await scriptsOf(page)).toEqual(['/widget.js']);
+        // The demo's own "visiting from" switch, and the widget's tag: no chat code.
+        expect(await scriptsOf(page)).toEqual(['/demo/visit-from.js', '/widget.js']);
         const visitorId = await liveVisitor(agent, '/demo/no-code/scenario-6.html');
         const c = await condition(agent, visitorId, 16, 'country');
         expect(c.observed).toContain(country); // the header reached the server with the WebSocket
@@ -226,6 +227,33 @@ test.describe('scenario 6: country from the GeoIP database, behind a trusted pro
       }
     });
   }
+});
+
+// What a newcomer does: a plain `beckon demo` (its built-in GeoIP database, no proxy), on their
+// own machine (127.0.0.1, in no country): the page's "Visiting from" switch borrows an Indian
+// address, and the rule invites.
+test('scenario 6 in a plain demo: borrowing an Indian address gets the invite, your own address does not', async ({ beckon, page, agent }) => {
+  const w = widget(page);
+  await page.goto(demo(beckon, 'scenario-6.html'));
+  await connected(page);
+  await expect(page.locator('#visit-from-now')).toHaveText('Beckon places you by your own address.');
+  const local = await liveVisitor(agent, '/demo/no-code/scenario-6.html');
+  const unknown = await condition(agent, local, 16, 'country');
+  expect(unknown.holds).toBe(false);
+  await expect(w.invite).toHaveCount(0);
+
+  const since = agent.frames.length;
+  await page.getByRole('group', { name: 'Visiting from' }).getByRole('button', { name: 'India' }).click();
+  await expect(page.locator('#visit-from-now')).toHaveText('Beckon places you by a sample address in India (49.36.0.1).');
+  await expect(page.getByRole('button', { name: 'India' })).toHaveAttribute('aria-pressed', 'true');
+  await expect(w.inviteText).toHaveText(JUST_CHECKING);
+  const borrowed = await liveVisitor(agent, '/demo/no-code/scenario-6.html', since);
+  expect((await condition(agent, borrowed, 16, 'country')).observed).toContain('IN');
+
+  // Back to your own address: the cookie is gone.
+  await page.getByRole('button', { name: 'My own address' }).click();
+  await expect(page.locator('#visit-from-now')).toHaveText('Beckon places you by your own address.');
+  expect(await page.evaluate(() => document.cookie)).not.toContain('beckon_demo_ip');
 });
 
 test('scenario 7: invited on opening the page during the sale dates, not outside them', async ({ beckon, browser, page, agent }) => {

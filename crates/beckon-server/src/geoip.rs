@@ -6,6 +6,9 @@
 //! country is unknown and conditions that need it do not hold. Only the resolved country (and
 //! city) is stored; the address itself is not, unless the admin turns on IP retention.
 //!
+//! `beckon demo` without a configured database uses one compiled into the binary (`built_in`,
+//! feature `demo-geoip`), so the demo's country scenario works out of the box.
+//!
 //! The client address is the socket's peer, unless that peer is a configured trusted proxy: then
 //! it is the rightmost `X-Forwarded-For` entry that is not itself a trusted proxy, so a visitor
 //! cannot choose their country by sending the header themselves.
@@ -15,6 +18,9 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use std::net::IpAddr;
 use std::path::Path;
+
+/// The package version of the built-in database (`data/README.md`).
+pub const BUILT_IN_VERSION: &str = "2.3.2026061719";
 
 pub struct GeoIp {
     reader: Option<maxminddb::Reader<Vec<u8>>>,
@@ -55,6 +61,34 @@ impl GeoIp {
             .map_err(|e| anyhow::anyhow!("opening the GeoIP database {}: {e}", path.display()))?;
         tracing::info!(path = %path.display(), "GeoIP database loaded");
         Ok(Self { reader: Some(reader) })
+    }
+
+    /// The country database compiled into the binary for `beckon demo` (ip-location-db's
+    /// geo-whois-asn-country: IPv4 and IPv6, countries only; data/README.md), when it was built
+    /// with the `demo-geoip` feature (the default).
+    #[cfg(feature = "demo-geoip")]
+    pub fn built_in() -> Option<Self> {
+        use std::io::Read;
+        static GZIPPED: &[u8] = include_bytes!("../data/geo-whois-asn-country.mmdb.gz");
+        let mut bytes = Vec::with_capacity(8 << 20);
+        let read = flate2::read::GzDecoder::new(GZIPPED).read_to_end(&mut bytes);
+        match read.map_err(anyhow::Error::from).and_then(|_| Ok(maxminddb::Reader::from_source(bytes)?)) {
+            Ok(reader) => {
+                tracing::info!(
+                    "GeoIP: the demo's built-in country database (ip-location-db geo-whois-asn-country {BUILT_IN_VERSION}; data CC BY 4.0 by NRO)"
+                );
+                Some(Self { reader: Some(reader) })
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the built-in GeoIP database could not be read");
+                None
+            }
+        }
+    }
+
+    #[cfg(not(feature = "demo-geoip"))]
+    pub fn built_in() -> Option<Self> {
+        None
     }
 
     pub fn is_enabled(&self) -> bool {
@@ -125,5 +159,18 @@ mod tests {
     #[test]
     fn without_a_database_nothing_is_known() {
         assert_eq!(GeoIp::disabled().lookup("8.8.8.8".parse().unwrap()), Location::default());
+    }
+
+    /// The demo's built-in database places the demo's sample addresses (web/demo/visit-from.js).
+    #[cfg(feature = "demo-geoip")]
+    #[test]
+    fn the_built_in_database_places_the_demos_sample_addresses() {
+        let geo = GeoIp::built_in().expect("the built-in database loads");
+        for (ip, country) in
+            [("49.36.0.1", "IN"), ("82.64.0.1", "FR"), ("8.8.8.8", "US"), ("2001:4860:4860::8888", "US")]
+        {
+            assert_eq!(geo.lookup(ip.parse().unwrap()).country.as_deref(), Some(country), "{ip}");
+        }
+        assert_eq!(geo.lookup("127.0.0.1".parse().unwrap()).country, None);
     }
 }

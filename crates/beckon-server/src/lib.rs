@@ -143,10 +143,13 @@ impl Application {
         ));
         let geoip = match &settings.geoip_database {
             Some(path) => geoip::GeoIp::open(path)?,
-            None => {
-                tracing::info!("no GeoIP database configured: visitors' countries are unknown");
-                geoip::GeoIp::disabled()
-            }
+            None => match settings.demo.then(geoip::GeoIp::built_in).flatten() {
+                Some(built_in) => built_in,
+                None => {
+                    tracing::info!("no GeoIP database configured: visitors' countries are unknown");
+                    geoip::GeoIp::disabled()
+                }
+            },
         };
         let jwks_min_refresh_secs = settings.jwks_min_refresh_secs;
         let limits = Arc::new(limits::Limits::new(settings.limits.clone(), clock.clone()));

@@ -270,6 +270,9 @@ impl Triggers {
                 Some(t) => {
                     t.tabs += 1;
                     t.facts.chatting = a.chatting;
+                    // The newest connection's facts: the visitor may have changed networks (and
+                    // country), or opened this tab in another browser.
+                    browser_facts(&mut t.facts, &a.visit.meta);
                     true
                 }
                 None => false,
@@ -284,24 +287,16 @@ impl Triggers {
         }
         let history_key = format!("visitor:{}", a.visitor);
         let (history, history_version) = self.load_history(&history_key).await?;
-        let meta = &a.visit.meta;
-        let facts = Facts {
+        let mut facts = Facts {
             now,
             visit_started_at: a.visit.started_at,
             time_on_site: Stopwatch::started(a.visit.started_at),
             visit_number: u32::try_from(a.visit.number).unwrap_or(u32::MAX),
-            country: meta.country.as_deref().and_then(|c| CountryCode::parse(c).ok()),
-            language: meta.language.clone(),
-            device: match meta.device.as_deref() {
-                Some("desktop") => Some(DeviceType::Desktop),
-                Some("mobile") => Some(DeviceType::Mobile),
-                Some("tablet") => Some(DeviceType::Tablet),
-                _ => None,
-            },
             chatting: a.chatting,
             default_queue: a.widget.default_queue_id,
             ..Facts::default()
         };
+        browser_facts(&mut facts, &a.visit.meta);
         self.visitors.lock().expect("visitors lock").insert(
             a.visitor,
             Box::new(Tracked {
@@ -1042,6 +1037,19 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What the visitor's connection says about them: the country (GeoIP), the browser's language and
+/// the device type.
+fn browser_facts(facts: &mut Facts, meta: &beckon_domain::model::VisitMeta) {
+    facts.country = meta.country.as_deref().and_then(|c| CountryCode::parse(c).ok());
+    facts.language = meta.language.clone();
+    facts.device = match meta.device.as_deref() {
+        Some("desktop") => Some(DeviceType::Desktop),
+        Some("mobile") => Some(DeviceType::Mobile),
+        Some("tablet") => Some(DeviceType::Tablet),
+        _ => None,
+    };
 }
 
 #[cfg(test)]

@@ -9,11 +9,12 @@ async fn country_seen_by_agent(app: &TestApp, forwarded_for: &str) -> Value {
 }
 
 async fn visit_seen_by_agent(app: &TestApp, forwarded_for: &str) -> Value {
+    visit_seen_with(app, &[("x-forwarded-for", forwarded_for)]).await
+}
+
+async fn visit_seen_with(app: &TestApp, headers: &[(&'static str, &str)]) -> Value {
     let mut agent = app.available_agent().await;
-    let mut v =
-        WsClient::connect_with_headers(&app.ws_url("/v1/visitor/ws"), &[("x-forwarded-for", forwarded_for)])
-            .await
-            .unwrap();
+    let mut v = WsClient::connect_with_headers(&app.ws_url("/v1/visitor/ws"), headers).await.unwrap();
     v.hello(json!({"widget_id": DEMO_WIDGET_KEY})).await.unwrap();
     let chat = v.request(json!({"type": "start_chat"})).await.unwrap();
     let cid = chat["conversation"]["id"].as_i64().unwrap();
@@ -57,4 +58,55 @@ async fn the_address_is_stored_only_when_the_admin_keeps_addresses() {
     })
     .await;
     assert_eq!(visit_seen_by_agent(&keeping, "203.0.113.9").await["ip"], "203.0.113.9");
+}
+
+/// `beckon demo` out of the box: its built-in database, and a visitor on the server's own machine
+/// borrowing a sample address with the demo page's cookie (demo/visit_from.rs). Never outside
+/// the demo.
+#[cfg(feature = "demo-geoip")]
+#[tokio::test]
+async fn the_demo_places_a_local_visitor_by_the_address_its_page_borrowed() {
+    let demo = spawn_app_with(|s| s.demo = true).await;
+    let india = [("cookie", "theme=dark; beckon_demo_ip=49.36.0.1")];
+    assert_eq!(visit_seen_with(&demo, &india).await["country"], "IN");
+    assert_eq!(visit_seen_with(&demo, &[]).await["country"], Value::Null, "127.0.0.1 is in no country");
+    // A private address cannot be borrowed.
+    assert_eq!(
+        visit_seen_with(&demo, &[("cookie", "beckon_demo_ip=10.0.0.1")]).await["country"],
+        Value::Null
+    );
+    // `beckon serve`: the cookie means nothing, and there is no built-in database.
+    let serve = spawn_app().await;
+    assert_eq!(visit_seen_with(&serve, &india).await["country"], Value::Null);
+}
+
+/// A visitor the trigger rules already follow (a tab still open) who connects again from another
+/// place is judged by the new connection's country (the demo's "Visiting from" switch reloads
+/// the page, as a visitor changing networks would).
+#[cfg(feature = "demo-geoip")]
+#[tokio::test]
+async fn the_rules_follow_the_country_of_the_newest_connection() {
+    let demo = spawn_app_with(|s| s.demo = true).await;
+    let admin = demo.admin_http().await;
+    let page = json!({"url": "https://shop.example/demo/no-code/scenario-6.html", "title": "India"});
+    let mut first = demo.visitor().await;
+    let welcome = first.hello(json!({"widget_id": DEMO_WIDGET_KEY, "page": page})).await.unwrap();
+    first.request(json!({"type": "ping"})).await.unwrap();
+    let (token, visitor) = (welcome["visitor_token"].as_str().unwrap(), welcome["visitor_id"].clone());
+    let country = |why: &Value| {
+        let rule = why["rules"].as_array().unwrap().iter().find(|r| r["rule_id"] == 16).unwrap().clone();
+        rule["conditions"]["children"][1]["observed"].clone()
+    };
+    let (_, why) = admin.get(&format!("/v1/agent/visitors/{visitor}/why")).await;
+    assert_eq!(country(&why), "unknown", "{why}");
+    let mut second = WsClient::connect_with_headers(
+        &demo.ws_url("/v1/visitor/ws"),
+        &[("cookie", "beckon_demo_ip=49.36.0.1")],
+    )
+    .await
+    .unwrap();
+    second.hello(json!({"widget_id": DEMO_WIDGET_KEY, "visitor_token": token, "page": page})).await.unwrap();
+    second.expect("invite").await.unwrap();
+    let (_, why) = admin.get(&format!("/v1/agent/visitors/{visitor}/why")).await;
+    assert_eq!(country(&why), "IN", "{why}");
 }

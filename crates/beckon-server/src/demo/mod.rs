@@ -4,6 +4,8 @@
 //! scenarios on `no-code/scenario-N.html`). Seeding is idempotent: starting the demo again on the same database
 //! reuses what is there.
 
+pub mod visit_from;
+
 use crate::auth::hash_password;
 use beckon_domain::model::{PrechatKind, PrechatQuestion, Role, WidgetSettings};
 use beckon_domain::{Clock, WidgetKey};

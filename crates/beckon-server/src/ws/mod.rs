@@ -44,7 +44,9 @@ async fn visitor_ws(
 ) -> Response {
     let mut client = ClientInfo::from_headers(&headers);
     let ip = crate::geoip::client_ip(peer.ip(), &headers, &app.settings.trusted_proxies);
-    let place = app.geoip.lookup(ip);
+    // The demo lets a visitor on the server's own machine borrow a sample address (demo/visit_from.rs).
+    let placed_by = app.demo_mode.then(|| crate::demo::visit_from::borrowed_address(ip, &headers)).flatten();
+    let place = app.geoip.lookup(placed_by.unwrap_or(ip));
     client.meta.country = place.country;
     client.meta.city = place.city;
     // The address itself is kept only if the admin asked for it; the place is enough otherwise.
