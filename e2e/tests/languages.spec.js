@@ -114,3 +114,34 @@ test('the admin writes the French texts in the console; French visitors read the
   await expect(w.window.locator('#bk-title')).toHaveText('Parlons-en');
   await expect(page.getByLabel('Votre nom')).toBeVisible();
 });
+
+test('a trigger rule invites in French on French pages: the admin writes the French message in the rule editor', async ({ beckon, site, browser, page, agent }) => {
+  // A rule for the shop's pages (English and French), written in the console's editor.
+  const { rules } = await agent.call('GET', '/v1/admin/trigger-rules');
+  const rule = {
+    id: 90, name: 'Shop pages, at once', conditions: { all: [{ page_url: { op: 'regex', value: '/(boutique|shop)\\.html$' } }] },
+    invite: { message: 'Hello! Can we help you choose?' }, limits: { require_free_agent: false, frequency: 'once_per_page_view' },
+  };
+  await agent.call('PUT', '/v1/admin/trigger-rules', { rules: [...rules.map((r) => ({ ...r, enabled: false })), rule] });
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const admin = await ctx.newPage();
+  await signInConsole(admin, beckon.url, beckon.login.email, beckon.login.password);
+  await admin.getByRole('button', { name: 'Triggers', exact: true }).click();
+  await admin.locator('.trg-rule', { hasText: rule.name }).getByRole('button', { name: 'Edit' }).click();
+  const french = admin.getByLabel('Message in French (optional)');
+  await french.fill('Bonjour {context:Prénom');
+  await admin.getByRole('button', { name: 'Save rule' }).click();
+  await expect(admin.locator('[data-path="invite.translations.fr"] .field-error')).toContainText("a '{' is never closed");
+  await french.fill('Bonjour ! Pouvons-nous vous aider à choisir ?');
+  await admin.getByRole('button', { name: 'Save rule' }).click();
+  await expect(admin.locator('.trg-rule', { hasText: rule.name })).toBeVisible();
+  const saved = (await agent.call('GET', '/v1/admin/trigger-rules')).rules.find((r) => r.id === 90);
+  expect(saved.invite.translations).toEqual({ fr: 'Bonjour ! Pouvons-nous vous aider à choisir ?' });
+  await ctx.close();
+
+  const w = widget(page);
+  await page.goto(site('boutique.html'));
+  await expect(w.inviteText).toHaveText('Bonjour ! Pouvons-nous vous aider à choisir ?');
+  await page.goto(site('shop.html'));
+  await expect(w.inviteText).toHaveText('Hello! Can we help you choose?');
+});

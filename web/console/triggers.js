@@ -706,6 +706,14 @@
       const message = h('textarea', { rows: 3, maxlength: '4000' });
       message.value = inv.message || '';
       on(message, 'input', () => { inv.message = message.value; });
+      // The message in the widget's other language (French): for visitors whose widget speaks it.
+      const messageFr = h('textarea', { rows: 2, maxlength: '4000' });
+      messageFr.value = (inv.translations && inv.translations.fr) || '';
+      on(messageFr, 'input', () => {
+        const tr = Object.assign({}, inv.translations);
+        if (messageFr.value.trim()) tr.fr = messageFr.value; else delete tr.fr;
+        if (Object.keys(tr).length) inv.translations = tr; else delete inv.translations;
+      });
       const prechat = h('input', { type: 'checkbox' });
       prechat.checked = !!inv.prechat;
       on(prechat, 'change', () => { inv.prechat = prechat.checked; });
@@ -722,6 +730,7 @@
       on(delay, 'input', () => { const n = numberOrNull(delay); if (n == null) delete inv.delay_ms; else inv.delay_ms = typeof n === 'number' ? Math.round(n * 1000) : n; });
       box.append(h('fieldset', { class: 'trg-fieldset' }, h('legend', null, 'Invite'),
         fieldBox('invite.message', 'Message', message, 'Plain text. {context:Name} is replaced by the visitor’s context value (no invite when it is missing).'),
+        fieldBox('invite.translations.fr', 'Message in French (optional)', messageFr, 'Shown to visitors whose widget speaks French; everyone else reads the message above.'),
         h('div', { class: 'trg-grid' },
           fieldBox('invite.queue_id', 'Target queue', queue),
           fieldBox('invite.expiry_ms', 'Expires after (s)', expiry, 'Default 60 s.'),

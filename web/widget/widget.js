@@ -424,7 +424,7 @@
         if (done && done.type === 'email_transcript') { state.mailing = { sending: false, error: '', sentTo: done.email }; changed('mailing'); }
         return;
       case 'error': return onError(f);
-      case 'invite': return showInvite(f.invite_id, f.message, !!f.prechat, f.expiry_ms);
+      case 'invite': return showInvite(f.invite_id, (f.translations && f.translations[lang]) || f.message, !!f.prechat, f.expiry_ms);
       case 'availability': return onAvailability(f);
     }
   }

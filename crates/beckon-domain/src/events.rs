@@ -59,6 +59,10 @@ pub enum Event {
 pub struct Invite {
     pub invite_id: String,
     pub message: String,
+    /// The message in other languages, by language code (`fr`): the widget shows the one for
+    /// its language, else `message`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub translations: std::collections::BTreeMap<String, String>,
     /// Show the pre-chat survey after the visitor accepts.
     pub prechat: bool,
     pub expiry_ms: i64,

@@ -756,6 +756,7 @@ impl Triggers {
             let invite = Invite {
                 invite_id,
                 message: fire.message,
+                translations: fire.translations,
                 prechat: fire.prechat,
                 expiry_ms: fire.expiry_ms,
                 source: format!("rule:{}", fire.rule_id.0),

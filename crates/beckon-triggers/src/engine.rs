@@ -37,6 +37,7 @@ use crate::history::History;
 use crate::rule::{Frequency, Rule};
 use beckon_domain::{QueueId, Timestamp};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// The visitor-wide attention budget and the engine's defaults. Every field has a default, so a
@@ -190,6 +191,10 @@ pub struct Firing {
     pub rule_id: RuleId,
     /// Plain text, placeholders filled; the widget shows it as text, never as HTML.
     pub message: String,
+    /// The message in other languages, by language code (those whose placeholders could all be
+    /// filled); the widget shows the one for its language, else `message`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub translations: BTreeMap<String, String>,
     pub prechat: bool,
     /// The rule's queue, or the widget's default; `None` when neither is known.
     pub queue_id: Option<QueueId>,
@@ -442,9 +447,16 @@ pub fn evaluate(rules: &RuleSet, settings: &EngineSettings, facts: &Facts, histo
                 out.suppressed.push(Suppression { rule_id: rule.id, reason: b.to_reason() });
                 candidate = g.lifts_at;
             } else if let Ok(message) = rule.invite.message.render(&facts.context) {
+                let translations = rule
+                    .invite
+                    .translations
+                    .iter()
+                    .filter_map(|(lang, m)| Some((lang.as_str().to_owned(), m.render(&facts.context).ok()?)))
+                    .collect();
                 out.fire = Some(Firing {
                     rule_id: rule.id,
                     message,
+                    translations,
                     prechat: rule.invite.prechat,
                     queue_id,
                     expiry_ms: rule.invite.expiry_ms.map_or(settings.default_expiry_ms, |e| e.get()),
@@ -544,7 +556,8 @@ mod tests {
     #[test]
     fn a_firing_carries_the_invite() {
         let set = RuleSet::new(vec![rule(json!({
-            "invite": {"message": "Case {context:Case Id}", "prechat": true, "delay_ms": 2000}
+            "invite": {"message": "Case {context:Case Id}", "prechat": true, "delay_ms": 2000,
+                       "translations": {"fr": "Dossier {context:Case Id}"}}
         }))]);
         let mut f = facts(0);
         f.context = Context::parse(&json!({"Case Id": "CAS-1"})).unwrap();
@@ -554,6 +567,7 @@ mod tests {
             Some(Firing {
                 rule_id: RuleId(1),
                 message: "Case CAS-1".into(),
+                translations: [("fr".to_owned(), "Dossier CAS-1".to_owned())].into(),
                 prechat: true,
                 queue_id: Some(Q),
                 expiry_ms: 60_000,

@@ -196,6 +196,40 @@ impl fmt::Display for CountryCode {
     }
 }
 
+/// A language the widget speaks (`en`, `fr`: `beckon_domain::model::LANGUAGES`), for an invite
+/// message's translations.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Language(String);
+
+impl Language {
+    pub fn parse(s: &str) -> Result<Self, FieldError> {
+        let code = s.trim().to_ascii_lowercase();
+        if beckon_domain::model::LANGUAGES.contains(&code.as_str()) {
+            Ok(Self(code))
+        } else {
+            Err(FieldError::new(format!(
+                "{s:?} is not a language the widget speaks; use one of: {}",
+                beckon_domain::model::LANGUAGES.join(", ")
+            )))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+impl TryFrom<String> for Language {
+    type Error = FieldError;
+    fn try_from(s: String) -> Result<Self, FieldError> {
+        Self::parse(&s)
+    }
+}
+impl From<Language> for String {
+    fn from(l: Language) -> String {
+        l.0
+    }
+}
+
 /// Declares an integer newtype accepted only within `[min, max]`.
 macro_rules! bounded_int {
     ($(#[$meta:meta])* $name:ident($ty:ty), $min:expr, $max:expr, $what:expr) => {

@@ -9,7 +9,7 @@
 //! round-trips.
 
 use crate::condition::Condition;
-use crate::fields::{Days, DelayMs, ExpiryMs, FieldError, Instant, RuleId, RuleName};
+use crate::fields::{Days, DelayMs, ExpiryMs, FieldError, Instant, Language, RuleId, RuleName};
 use crate::message::InviteMessage;
 use beckon_domain::{QueueId, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -44,6 +44,10 @@ fn yes() -> bool {
 pub struct Invite {
     /// Plain text; `{context:Variable Name}` is replaced by the visitor's context value.
     pub message: InviteMessage,
+    /// The message in the widget's other languages (`{"fr": "Bonjour ! …"}`), for visitors whose
+    /// widget speaks that language; the others read `message`. Same placeholders.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub translations: std::collections::BTreeMap<Language, InviteMessage>,
     /// Show the pre-chat survey before the chat starts (scenario 8).
     #[serde(default)]
     pub prechat: bool,
@@ -285,6 +289,22 @@ mod tests {
         let exported = serde_json::to_string(&r).unwrap();
         assert_eq!(Rule::from_json(&exported).unwrap(), r);
         assert_eq!(rules_from_json(&format!("[{exported}]")).unwrap(), [r]);
+    }
+
+    #[test]
+    fn invite_translations_are_languages_the_widget_speaks() {
+        let mut v = minimal();
+        v["invite"]["translations"] = json!({"FR": "Bonjour {context:Name} !"});
+        let rule = Rule::from_json_value(&v).unwrap();
+        assert_eq!(rule.to_json()["invite"]["translations"], json!({"fr": "Bonjour {context:Name} !"}));
+        v["invite"]["translations"] = json!({"de": "Hallo"});
+        let e = Rule::from_json_value(&v).unwrap_err().to_string();
+        assert!(e.starts_with("invite.translations.de: \"de\" is not a language the widget speaks"), "{e}");
+        v["invite"]["translations"] = json!({"fr": "Bonjour {context:Name"});
+        let e = Rule::from_json_value(&v).unwrap_err().to_string();
+        assert!(e.starts_with("invite.translations.fr: a '{' is never closed"), "{e}");
+        // Without translations nothing is written back.
+        assert!(Rule::from_json_value(&minimal()).unwrap().to_json()["invite"].get("translations").is_none());
     }
 
     #[test]

@@ -368,6 +368,7 @@ impl AgentSession {
                 let invite = Invite {
                     invite_id: format!("agent-{}", uuid::Uuid::new_v4().simple()),
                     message,
+                    translations: Default::default(),
                     prechat: false,
                     expiry_ms,
                     source: format!("agent:{}", self.agent.id),
