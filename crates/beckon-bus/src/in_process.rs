@@ -9,7 +9,8 @@ use crate::{Answerer, Answers, Bus, BusError, Delivery};
 use async_trait::async_trait;
 use beckon_domain::events::Envelope;
 use futures_util::stream::BoxStream;
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -26,7 +27,7 @@ impl InProcessBus {
 
     /// Hands a delivery to every subscriber, forgetting those that are gone.
     pub fn deliver(&self, delivery: Delivery) {
-        let mut subs = self.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        let mut subs = self.subscribers.lock();
         subs.retain(|s| s.send(delivery.clone()).is_ok());
     }
 }
@@ -40,7 +41,7 @@ impl Bus for InProcessBus {
 
     fn subscribe(&self) -> BoxStream<'static, Delivery> {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        self.subscribers.lock().unwrap_or_else(|p| p.into_inner()).push(tx);
+        self.subscribers.lock().push(tx);
         Box::pin(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)))
     }
 
@@ -100,6 +101,6 @@ mod tests {
         let bus = InProcessBus::new();
         drop(bus.subscribe());
         bus.publish(ev(1)).await.unwrap();
-        assert!(bus.subscribers.lock().unwrap().is_empty());
+        assert!(bus.subscribers.lock().is_empty());
     }
 }

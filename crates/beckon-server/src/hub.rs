@@ -15,9 +15,10 @@
 use beckon_bus::{Bus, Delivery};
 use beckon_domain::events::{Envelope, Event, Topic};
 use futures_util::StreamExt;
+use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, OnceCell};
 use tokio_util::sync::CancellationToken;
 
@@ -76,7 +77,7 @@ impl Inbox {
 
     /// Queues the envelope; `false` if the inbox is full (the session is then killed).
     fn push(&self, envelope: Arc<Envelope>) -> bool {
-        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queue = self.queue.lock();
         if queue.len() >= self.capacity {
             return false;
         }
@@ -96,7 +97,7 @@ impl Inbox {
     }
 
     fn pop(&self) -> Option<Arc<Envelope>> {
-        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queue = self.queue.lock();
         let next = queue.pop_front();
         if queue.is_empty() && queue.capacity() > 8 {
             // A burst is over: give its memory back rather than keep it for an idle socket.
@@ -145,8 +146,8 @@ impl Hub {
         Arc::new(Self { inner: Mutex::default(), next_id: AtomicU64::new(0), bus })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> parking_lot::MutexGuard<'_, Inner> {
+        self.inner.lock()
     }
 
     /// A socket's registration.
@@ -355,7 +356,7 @@ mod tests {
         assert_eq!(hub.session_count(), 1);
         drop(r);
         assert_eq!(hub.session_count(), 0);
-        assert!(hub.inner.lock().unwrap().topics.is_empty());
+        assert!(hub.inner.lock().topics.is_empty());
     }
 
     /// Records what the hub asks of the bus.
@@ -371,10 +372,10 @@ mod tests {
             Box::pin(futures_util::stream::pending())
         }
         async fn follow(&self, topic: Topic) {
-            self.0.lock().unwrap().push(format!("follow {topic:?}"));
+            self.0.lock().push(format!("follow {topic:?}"));
         }
         fn unfollow(&self, topic: Topic) {
-            self.0.lock().unwrap().push(format!("unfollow {topic:?}"));
+            self.0.lock().push(format!("unfollow {topic:?}"));
         }
         fn answer_with(&self, _: Arc<dyn beckon_bus::Answerer>) {}
         async fn ask(
@@ -397,10 +398,10 @@ mod tests {
         hub.subscribe(b.id, t).await;
         hub.subscribe(a.id, t).await;
         hub.unsubscribe(a.id, t);
-        assert_eq!(*bus.0.lock().unwrap(), ["follow Conversation(ConversationId(9))"]);
+        assert_eq!(*bus.0.lock(), ["follow Conversation(ConversationId(9))"]);
         drop(b);
-        assert_eq!(bus.0.lock().unwrap().last().unwrap(), "unfollow Conversation(ConversationId(9))");
-        assert_eq!(bus.0.lock().unwrap().len(), 2);
+        assert_eq!(bus.0.lock().last().unwrap(), "unfollow Conversation(ConversationId(9))");
+        assert_eq!(bus.0.lock().len(), 2);
     }
 
     #[tokio::test]

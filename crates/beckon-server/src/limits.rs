@@ -15,12 +15,13 @@ use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::keyed::DashMapStateStore;
 use governor::{Quota, RateLimiter};
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -139,7 +140,7 @@ impl<K: Hash + Eq + Copy> Default for Concurrency<K> {
 impl<K: Hash + Eq + Copy> Concurrency<K> {
     /// One more for `key`, unless it holds `max` already.
     pub fn try_hold(self: &Arc<Self>, key: K, max: u32) -> Option<Held<K>> {
-        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let mut held = self.held.lock();
         let n = held.entry(key).or_insert(0);
         if *n >= max {
             return None;
@@ -150,7 +151,7 @@ impl<K: Hash + Eq + Copy> Concurrency<K> {
 
     /// How many `key` holds now.
     pub fn count(&self, key: K) -> u32 {
-        self.held.lock().unwrap_or_else(|p| p.into_inner()).get(&key).copied().unwrap_or(0)
+        self.held.lock().get(&key).copied().unwrap_or(0)
     }
 }
 
@@ -161,7 +162,7 @@ pub struct Held<K: Hash + Eq + Copy> {
 
 impl<K: Hash + Eq + Copy> Drop for Held<K> {
     fn drop(&mut self) {
-        let mut held = self.of.held.lock().unwrap_or_else(|p| p.into_inner());
+        let mut held = self.of.held.lock();
         if let Some(n) = held.get_mut(&self.key) {
             *n -= 1;
             if *n == 0 {

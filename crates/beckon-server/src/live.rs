@@ -9,8 +9,9 @@
 use beckon_bus::Bus;
 use beckon_domain::events::{Envelope, Event, InviteStatus, LiveVisitor, Topic};
 use beckon_domain::{ConversationId, OrgId, VisitorId};
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub struct LiveVisitors {
     bus: Arc<dyn Bus>,
@@ -26,7 +27,7 @@ impl LiveVisitors {
     /// A tab connected. `fresh` describes the visitor as this tab sees them.
     pub async fn connected(&self, fresh: LiveVisitor) {
         let updated = {
-            let mut all = self.visitors.lock().expect("live lock");
+            let mut all = self.visitors.lock();
             let entry = all
                 .entry(fresh.visitor_id)
                 .or_insert_with(|| Box::new(LiveVisitor { tabs: 0, ..fresh.clone() }));
@@ -46,7 +47,7 @@ impl LiveVisitors {
     /// Applies a change to a connected visitor and tells the agents.
     pub async fn update(&self, visitor: VisitorId, change: impl FnOnce(&mut LiveVisitor)) {
         let updated = {
-            let mut all = self.visitors.lock().expect("live lock");
+            let mut all = self.visitors.lock();
             let Some(v) = all.get_mut(&visitor) else { return };
             let before = LiveVisitor::clone(v);
             change(v);
@@ -81,7 +82,7 @@ impl LiveVisitors {
     /// A tab closed; the visitor leaves the list with their last tab.
     pub async fn disconnected(&self, visitor: VisitorId) {
         let left = {
-            let mut all = self.visitors.lock().expect("live lock");
+            let mut all = self.visitors.lock();
             let Some(v) = all.get_mut(&visitor) else { return };
             v.tabs = v.tabs.saturating_sub(1);
             if v.tabs > 0 {
@@ -96,7 +97,7 @@ impl LiveVisitors {
     }
 
     pub fn get(&self, visitor: VisitorId) -> Option<LiveVisitor> {
-        self.visitors.lock().expect("live lock").get(&visitor).map(|v| LiveVisitor::clone(v))
+        self.visitors.lock().get(&visitor).map(|v| LiveVisitor::clone(v))
     }
 
     /// Everyone on the organisation's sites now, longest on the current page first.
@@ -104,7 +105,6 @@ impl LiveVisitors {
         let mut list: Vec<_> = self
             .visitors
             .lock()
-            .expect("live lock")
             .values()
             .filter(|v| v.org_id == org)
             .map(|v| LiveVisitor::clone(v))

@@ -6,8 +6,9 @@
 //! dropped and counted, and [`report_suppressed`] says how many, per place, every ten seconds.
 
 use crate::config::LogFormat;
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::callsite::Identifier;
@@ -40,7 +41,7 @@ impl CallsiteLimit {
 
     /// Whether this event may be logged now (counted as dropped otherwise).
     pub fn allow(&self, meta: &Metadata<'_>, now: Instant) -> bool {
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buckets = self.buckets.lock();
         // One entry per callsite in the program: a fixed, small set.
         let b = buckets.entry(meta.callsite()).or_insert_with(|| Bucket {
             tokens: self.burst,
@@ -61,7 +62,7 @@ impl CallsiteLimit {
 
     /// The places that dropped lines since the last call, and how many each.
     pub fn take_dropped(&self) -> Vec<(String, u64)> {
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buckets = self.buckets.lock();
         buckets
             .values_mut()
             .filter(|b| b.dropped > 0)

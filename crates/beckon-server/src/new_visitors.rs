@@ -19,8 +19,9 @@ use crate::timers::{Schedule, Timers};
 use beckon_domain::VisitorId;
 use beckon_domain::model::Visit;
 use beckon_store::{NewVisitor, Store, StoreError};
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
@@ -197,7 +198,7 @@ impl NewVisitors {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> parking_lot::MutexGuard<'_, Inner> {
+        self.inner.lock()
     }
 }

@@ -6,8 +6,9 @@ use crate::hub::Hub;
 use beckon_domain::model::Widget;
 use beckon_domain::{Clock, WidgetId};
 use beckon_store::Store;
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone)]
@@ -47,7 +48,7 @@ impl SharedWidgets {
     /// The shared copy of `fresh`: the one already held if identical, else `fresh`, which becomes
     /// the shared copy from now on.
     pub fn share(&self, fresh: Widget) -> Arc<Widget> {
-        let mut all = self.0.lock().expect("widgets lock");
+        let mut all = self.0.lock();
         match all.get(&fresh.id) {
             Some(held) if **held == fresh => held.clone(),
             _ => {

@@ -7,9 +7,10 @@
 //! became due runs immediately — no test ever waits for real time to pass.
 
 use beckon_domain::{Clock, Timestamp};
+use parking_lot::Mutex;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
@@ -75,7 +76,7 @@ impl<K: Ord + Hash + Copy> Default for Schedule<K> {
 impl<K: Ord + Hash + Copy> Schedule<K> {
     /// Sets (or with `None` clears) the key's wake-up, replacing any earlier one.
     pub fn set(&self, key: K, at: Option<Timestamp>) {
-        let mut inner = self.inner.lock().expect("schedule lock");
+        let mut inner = self.inner.lock();
         if let Some(old) = inner.by_key.remove(&key) {
             inner.by_time.remove(&(old, key));
         }
@@ -92,7 +93,7 @@ impl<K: Ord + Hash + Copy> Schedule<K> {
 
     /// How many keys have a wake-up.
     pub fn len(&self) -> usize {
-        self.inner.lock().expect("schedule lock").by_key.len()
+        self.inner.lock().by_key.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -104,7 +105,7 @@ impl<K: Ord + Hash + Copy> Schedule<K> {
     pub async fn next_due(&self, timers: &Timers) -> Vec<K> {
         loop {
             let earliest = {
-                let mut inner = self.inner.lock().expect("schedule lock");
+                let mut inner = self.inner.lock();
                 let now = timers.now();
                 let mut due = Vec::new();
                 while let Some(&(at, key)) = inner.by_time.first()

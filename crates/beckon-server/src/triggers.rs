@@ -27,8 +27,9 @@ use beckon_triggers::{
     CountryCode, DeviceType, EngineSettings, ExitIntent, Facts, History, PageFacts, QueueFacts, Rule, RuleId,
     RuleSet, RuleTrace, Stopwatch, Utm,
 };
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -156,7 +157,7 @@ impl Triggers {
 
     /// The organisation's rules, compiled (read from the store once, then cached).
     pub async fn rules_of(&self, org: OrgId) -> Result<Arc<RuleSet>, StoreError> {
-        if let Some(set) = self.rules.lock().expect("rules lock").get(&org) {
+        if let Some(set) = self.rules.lock().get(&org) {
             return Ok(set.clone());
         }
         let rules = match self.store.trigger_rules(org).await? {
@@ -168,7 +169,7 @@ impl Triggers {
             None => Vec::new(),
         };
         let set = Arc::new(RuleSet::new(rules));
-        self.rules.lock().expect("rules lock").insert(org, set.clone());
+        self.rules.lock().insert(org, set.clone());
         Ok(set)
     }
 
@@ -177,7 +178,7 @@ impl Triggers {
     pub async fn set_rules(&self, org: OrgId, rules: Vec<Rule>) -> Result<(), StoreError> {
         let json = serde_json::to_string(&rules).expect("rules serialize");
         self.store.set_trigger_rules(org, &json, self.now()).await?;
-        self.rules.lock().expect("rules lock").insert(org, Arc::new(RuleSet::new(rules)));
+        self.rules.lock().insert(org, Arc::new(RuleSet::new(rules)));
         self.chat.publish_cluster(Event::RulesChanged { org_id: org }).await;
         self.evaluate_org(org).await;
         Ok(())
@@ -209,7 +210,7 @@ impl Triggers {
             tracing::warn!("the trigger runtime fell behind the cluster's events; rules are read again");
             cluster = hub.register_listener(CLUSTER_INBOX);
             hub.subscribe(cluster.id, Topic::Cluster).await;
-            self.rules.lock().expect("rules lock").clear();
+            self.rules.lock().clear();
         }
     }
 
@@ -218,10 +219,10 @@ impl Triggers {
             match event {
                 Event::RulesChanged { org_id } => {
                     let org = *org_id;
-                    self.rules.lock().expect("rules lock").remove(&org);
+                    self.rules.lock().remove(&org);
                     self.evaluate_org(org).await;
                 }
-                Event::Missed => self.rules.lock().expect("rules lock").clear(),
+                Event::Missed => self.rules.lock().clear(),
                 _ => {}
             }
         }
@@ -230,7 +231,7 @@ impl Triggers {
     /// Looks again at every live visitor of the organisation on this node.
     async fn evaluate_org(&self, org: OrgId) {
         let of_org: Vec<VisitorId> = {
-            let all = self.visitors.lock().expect("visitors lock");
+            let all = self.visitors.lock();
             all.iter().filter(|(_, t)| t.org == org).map(|(id, _)| *id).collect()
         };
         for v in of_org {
@@ -265,7 +266,7 @@ impl Triggers {
     pub async fn connected(&self, a: Arrival<'_>) -> Result<(), StoreError> {
         let now = self.now();
         let known = {
-            let mut all = self.visitors.lock().expect("visitors lock");
+            let mut all = self.visitors.lock();
             match all.get_mut(&a.visitor) {
                 Some(t) => {
                     t.tabs += 1;
@@ -297,7 +298,7 @@ impl Triggers {
             ..Facts::default()
         };
         browser_facts(&mut facts, &a.visit.meta);
-        self.visitors.lock().expect("visitors lock").insert(
+        self.visitors.lock().insert(
             a.visitor,
             Box::new(Tracked {
                 org: a.widget.org_id,
@@ -330,7 +331,7 @@ impl Triggers {
     /// a grace period, so a widget that reconnects (a network blip, a server restart) carries on
     /// with its time on the page and counters rather than starting again.
     pub fn disconnected(&self, visitor: VisitorId) {
-        let mut all = self.visitors.lock().expect("visitors lock");
+        let mut all = self.visitors.lock();
         let Some(t) = all.get_mut(&visitor) else { return };
         t.tabs = t.tabs.saturating_sub(1);
         if t.tabs > 0 {
@@ -344,7 +345,7 @@ impl Triggers {
         let due = self.now().plus_millis(RECONNECT_GRACE_MS);
         tokio::spawn(async move {
             me.timers.sleep_until(due).await;
-            let mut all = me.visitors.lock().expect("visitors lock");
+            let mut all = me.visitors.lock();
             if all.get(&visitor).is_some_and(|t| t.tabs == 0) {
                 all.remove(&visitor);
             }
@@ -378,7 +379,7 @@ impl Triggers {
             .map_or(0, |ms| i64::try_from(ms).unwrap_or(i64::MAX).min(now.since(visit.started_at).max(0)));
         let page_started = Timestamp(now.0 - visible_ms);
         {
-            let mut all = self.visitors.lock().expect("visitors lock");
+            let mut all = self.visitors.lock();
             let Some(t) = all.get_mut(&visitor) else { return Ok(()) };
             let f = &mut t.facts;
             if f.visit_started_at != visit.started_at {
@@ -425,7 +426,7 @@ impl Triggers {
     pub async fn signal(&self, visitor: VisitorId, signal: Signal) -> Result<(), ChatError> {
         let now = self.now();
         {
-            let mut all = self.visitors.lock().expect("visitors lock");
+            let mut all = self.visitors.lock();
             let Some(t) = all.get_mut(&visitor) else { return Ok(()) };
             let f = &mut t.facts;
             match signal {
@@ -475,7 +476,7 @@ impl Triggers {
         // The person is the pair (issuer, sub): a widget may trust several identity providers.
         let key = format!("sub:{widget}:{}:{sub}", identity.issuer);
         let anonymous = {
-            let mut all = self.visitors.lock().expect("visitors lock");
+            let mut all = self.visitors.lock();
             let Some(t) = all.get_mut(&visitor) else { return };
             t.facts.authenticated = true;
             t.token_context = context.clone();
@@ -501,7 +502,7 @@ impl Triggers {
     pub async fn chatting(&self, visitor: VisitorId, chatting: bool) {
         let now = self.now();
         {
-            let mut all = self.visitors.lock().expect("visitors lock");
+            let mut all = self.visitors.lock();
             let Some(t) = all.get_mut(&visitor) else { return };
             if t.facts.chatting == chatting {
                 return;
@@ -522,7 +523,7 @@ impl Triggers {
         let now = self.now();
         let rule = source.strip_prefix("rule:").and_then(|r| r.parse::<i64>().ok()).map(RuleId);
         {
-            let mut all = self.visitors.lock().expect("visitors lock");
+            let mut all = self.visitors.lock();
             let Some(t) = all.get_mut(&visitor) else { return };
             let same = t.showing.as_ref().is_some_and(|(id, _, _)| id == invite_id);
             match outcome {
@@ -572,15 +573,15 @@ impl Triggers {
 
     /// What the rules know of a live visitor now (tests and diagnostics).
     pub fn facts(&self, visitor: VisitorId) -> Option<Facts> {
-        self.visitors.lock().expect("visitors lock").get(&visitor).map(|t| t.facts.clone())
+        self.visitors.lock().get(&visitor).map(|t| t.facts.clone())
     }
 
     /// The console's "why" view for one live visitor: every rule, what holds, what held it back.
     pub async fn explain(&self, visitor: VisitorId) -> Option<Vec<RuleTrace>> {
-        let org = self.visitors.lock().expect("visitors lock").get(&visitor)?.org;
+        let org = self.visitors.lock().get(&visitor)?.org;
         let rules = self.rules_of(org).await.ok()?;
         let queues = self.queue_facts(&rules, visitor).await;
-        let all = self.visitors.lock().expect("visitors lock");
+        let all = self.visitors.lock();
         let t = all.get(&visitor)?;
         let facts = Facts { now: self.now(), queues, ..t.facts.clone() };
         Some(beckon_triggers::explain(&rules, &self.settings, &facts, &t.history))
@@ -590,13 +591,13 @@ impl Triggers {
     pub async fn preview(&self, org: OrgId, rule: Rule) -> Vec<(VisitorId, RuleTrace)> {
         let set = RuleSet::new(vec![Rule { enabled: true, ..rule }]);
         let candidates: Vec<VisitorId> = {
-            let all = self.visitors.lock().expect("visitors lock");
+            let all = self.visitors.lock();
             all.iter().filter(|(_, t)| t.org == org && t.tabs > 0).map(|(id, _)| *id).collect()
         };
         let mut out = Vec::new();
         for v in candidates {
             let queues = self.queue_facts(&set, v).await;
-            let all = self.visitors.lock().expect("visitors lock");
+            let all = self.visitors.lock();
             let Some(t) = all.get(&v) else { continue };
             let facts = Facts { now: self.now(), queues, ..t.facts.clone() };
             if let Some(trace) = beckon_triggers::explain(&set, &self.settings, &facts, &t.history).pop() {
@@ -621,8 +622,7 @@ impl Triggers {
     /// reads the stored history and evaluates again before anything is sent.
     async fn evaluate_once(&self, visitor: VisitorId, fresh_history: bool) -> bool {
         // Nobody to invite while the visitor's last tab is away (see `disconnected`).
-        let org =
-            self.visitors.lock().expect("visitors lock").get(&visitor).filter(|t| t.tabs > 0).map(|t| t.org);
+        let org = self.visitors.lock().get(&visitor).filter(|t| t.tabs > 0).map(|t| t.org);
         let Some(org) = org else {
             return false;
         };
@@ -644,7 +644,7 @@ impl Triggers {
         let mut to_record = Vec::new();
         let mut reload = false;
         {
-            let mut all = self.visitors.lock().expect("visitors lock");
+            let mut all = self.visitors.lock();
             let Some(t) = all.get_mut(&visitor) else { return false };
             // An invite nobody reported back on stops blocking after its expiry.
             if t.showing.as_ref().is_some_and(|(_, _, until)| *until <= now) {
@@ -715,7 +715,7 @@ impl Triggers {
         if reload {
             return true;
         }
-        let widget = self.visitors.lock().expect("visitors lock").get(&visitor).map(|t| t.widget);
+        let widget = self.visitors.lock().get(&visitor).map(|t| t.widget);
         if let Some(widget) = widget {
             for (rule, code, name) in to_record {
                 let ev = NewInviteEvent {
@@ -750,7 +750,7 @@ impl Triggers {
                 }
             }
             if let Some(q) = fire.queue_id {
-                self.sent.lock().expect("sent lock").entry(q).or_default().push_back(now);
+                self.sent.lock().entry(q).or_default().push_back(now);
             }
             tracing::info!(visitor = %visitor, rule = fire.rule_id.0, "trigger rule invites the visitor");
             let invite = Invite {
@@ -771,7 +771,7 @@ impl Triggers {
     /// An invite decided on but not sent (the screen is taken): the visitor is looked at again
     /// at `retry_at`.
     fn withdraw(&self, visitor: VisitorId, invite_id: &str, retry_at: Timestamp) {
-        let mut all = self.visitors.lock().expect("visitors lock");
+        let mut all = self.visitors.lock();
         let Some(t) = all.get_mut(&visitor) else { return };
         if t.showing.as_ref().is_some_and(|(id, _, _)| id == invite_id) {
             t.showing = None;
@@ -803,8 +803,7 @@ impl Triggers {
 
     /// Capacity facts for the queues the rules may invite to (plus the widget's default).
     async fn queue_facts(&self, rules: &RuleSet, visitor: VisitorId) -> BTreeMap<QueueId, QueueFacts> {
-        let default =
-            self.visitors.lock().expect("visitors lock").get(&visitor).and_then(|t| t.facts.default_queue);
+        let default = self.visitors.lock().get(&visitor).and_then(|t| t.facts.default_queue);
         let mut wanted: Vec<QueueId> = rules.rules().iter().filter_map(|r| r.invite.queue_id).collect();
         wanted.extend(default);
         wanted.sort();
@@ -812,7 +811,7 @@ impl Triggers {
         let mut out = BTreeMap::new();
         for q in wanted {
             let cached = {
-                let cache = self.capacity.lock().expect("capacity lock");
+                let cache = self.capacity.lock();
                 let ttl_ms = CAPACITY_TTL.as_millis() as i64;
                 let fresh = |c: &&CachedCapacity| {
                     c.read_at.elapsed() < CAPACITY_TTL && self.now().since(c.read_at_clock) < ttl_ms
@@ -839,7 +838,7 @@ impl Triggers {
                                 invites_last_minute: sent,
                             };
                             let entry = CachedCapacity { read_at: Instant::now(), read_at_clock: now, facts };
-                            self.capacity.lock().expect("capacity lock").insert(q, entry);
+                            self.capacity.lock().insert(q, entry);
                             (facts, now)
                         }
                         Err(e) => {
@@ -858,14 +857,14 @@ impl Triggers {
     /// Forgets cached capacity (an agent's presence or load changed), so the next evaluation
     /// reads it fresh.
     pub fn capacity_changed(&self) {
-        self.capacity.lock().expect("capacity lock").clear();
+        self.capacity.lock().clear();
     }
 
     /// Rule invites this node sent to `queue` at or after `since` (not in the stored count read
     /// then); forgets those older than the pacing window.
     fn sent_since(&self, queue: QueueId, since: Timestamp) -> u32 {
         let now = self.now();
-        let mut sent = self.sent.lock().expect("sent lock");
+        let mut sent = self.sent.lock();
         let Some(times) = sent.get_mut(&queue) else { return 0 };
         while times.front().is_some_and(|t| now.since(*t) >= PACING_WINDOW_MS) {
             times.pop_front();
@@ -893,11 +892,11 @@ impl Triggers {
 
     /// Reads the visitor's stored history into memory (another node may have changed it).
     async fn refresh_history(&self, visitor: VisitorId) {
-        let key = self.visitors.lock().expect("visitors lock").get(&visitor).map(|t| t.history_key.clone());
+        let key = self.visitors.lock().get(&visitor).map(|t| t.history_key.clone());
         let Some(key) = key else { return };
         match self.load_history(&key).await {
             Ok((history, version)) => {
-                let mut all = self.visitors.lock().expect("visitors lock");
+                let mut all = self.visitors.lock();
                 if let Some(t) = all.get_mut(&visitor).filter(|t| t.history_key == key) {
                     if version.is_some() {
                         t.history = history;
@@ -914,7 +913,7 @@ impl Triggers {
     /// copy in memory. On a store error the copy in memory (already changed by the caller where
     /// it matters) stays as it is.
     async fn update_history(&self, visitor: VisitorId, change: impl Fn(&mut History)) {
-        let key = self.visitors.lock().expect("visitors lock").get(&visitor).map(|t| t.history_key.clone());
+        let key = self.visitors.lock().get(&visitor).map(|t| t.history_key.clone());
         let Some(key) = key else { return };
         for _ in 0..HISTORY_CAS_ATTEMPTS {
             let (mut history, version) = match self.load_history(&key).await {
@@ -928,7 +927,7 @@ impl Triggers {
             };
             match self.store.set_trigger_history(&key, &json, version, self.now()).await {
                 Ok(true) => {
-                    let mut all = self.visitors.lock().expect("visitors lock");
+                    let mut all = self.visitors.lock();
                     if let Some(t) = all.get_mut(&visitor).filter(|t| t.history_key == key) {
                         t.history = history;
                         t.history_version = Some(version.map_or(1, |v| v + 1));

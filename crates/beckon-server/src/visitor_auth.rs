@@ -21,9 +21,9 @@ use beckon_domain::model::WidgetAuth;
 use beckon_domain::{Context, Timestamp};
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use parking_lot::Mutex;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 /// What a verified token says about the visitor.
@@ -204,18 +204,18 @@ impl VisitorAuth {
                 wanted.is_some_and(|k| !e.keys.contains_key(k)) && now.since(at) >= self.min_refresh_ms
             }
         };
-        let cached = self.jwks.lock().expect("jwks lock").get(url).cloned().unwrap_or_default();
+        let cached = self.jwks.lock().get(url).cloned().unwrap_or_default();
         if !needs_fetch(&cached) {
             return Ok(cached.keys);
         }
         let _one = self.fetching.lock().await;
         // Another task may have fetched while we waited.
-        let cached = self.jwks.lock().expect("jwks lock").get(url).cloned().unwrap_or_default();
+        let cached = self.jwks.lock().get(url).cloned().unwrap_or_default();
         if !needs_fetch(&cached) {
             return Ok(cached.keys);
         }
         let fetched = self.fetch_jwks(url).await;
-        let mut cache = self.jwks.lock().expect("jwks lock");
+        let mut cache = self.jwks.lock();
         let entry = cache.entry(url.to_owned()).or_default();
         // A failed fetch counts too, so an unreachable JWKS is not hammered.
         entry.fetched_at = Some(now);

@@ -25,8 +25,9 @@ use beckon_domain::model::{Agent, Conversation, Queue, Role, Widget};
 use beckon_domain::routing::RouteFacts;
 use beckon_domain::*;
 use beckon_store::{Appended, NewConversation, Store, StoreError};
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {

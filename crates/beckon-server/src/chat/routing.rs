@@ -52,7 +52,7 @@ impl Chat {
     /// change per waiting visitor.
     pub(super) fn positions_changed(&self, queue: QueueId) {
         {
-            let mut running = self.announcing.lock().unwrap_or_else(|p| p.into_inner());
+            let mut running = self.announcing.lock();
             if let Some(again) = running.get_mut(&queue) {
                 *again = true;
                 return;
@@ -65,7 +65,7 @@ impl Chat {
                 if let Err(e) = me.announce_positions(queue, None).await {
                     tracing::error!(error = %e, queue = %queue, "announcing queue positions failed");
                 }
-                let mut running = me.announcing.lock().unwrap_or_else(|p| p.into_inner());
+                let mut running = me.announcing.lock();
                 match running.get_mut(&queue) {
                     Some(again) if *again => *again = false,
                     _ => {
