@@ -252,6 +252,15 @@
       return text;
     }
 
+    // The server's rule for an email address (beckon-domain email.rs): one @, a dotted domain
+    // with no empty label, no spaces or header-breaking characters. Checked here first so the
+    // visitor reads the problem at the field; the server checks again.
+    function looksLikeEmail(v) {
+      var at = v.lastIndexOf('@'), domain = v.slice(at + 1);
+      return at > 0 && v.length <= 254 && !/[\s<>,;"\\]/.test(v) && v.indexOf('@') === at &&
+        domain.indexOf('.') > 0 && domain.split('.').every(function (l) { return l && l[0] !== '-' && l[l.length - 1] !== '-'; });
+    }
+
     function el(tag, attrs, text) {
       var e = document.createElement(tag);
       for (var k in attrs) e.setAttribute(k, attrs[k]);
@@ -326,7 +335,7 @@
       emailForm.addEventListener('submit', function (e) {
         e.preventDefault();
         var addr = emailInput.value.trim();
-        if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(addr)) { emailNote.textContent = t('badEmail'); emailInput.focus(); return; }
+        if (!looksLikeEmail(addr)) { emailNote.textContent = t('badEmail'); emailInput.focus(); return; }
         core.emailTranscript(addr);
       });
       add(ended, buildRating(), el('p', { role: 'status' }, t('ended')),
@@ -708,7 +717,7 @@
       var guessName = '', guessEmail = '';
       Object.keys(known).forEach(function (label) {
         var v = typeof known[label] === 'string' ? known[label].trim() : '';
-        if (!guessEmail && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v)) guessEmail = v;
+        if (!guessEmail && looksLikeEmail(v)) guessEmail = v;
         else if (!guessName && /name|nom|nombre/i.test(label)) guessName = v;
       });
       var summary = el('p', { 'class': 'summary', role: 'alert' });
@@ -738,7 +747,7 @@
         var bad = [];
         var addr = email.field.value.trim();
         email.err.textContent = !addr ? t('needEmail')
-          : /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(addr) ? '' : t('badEmail');
+          : looksLikeEmail(addr) ? '' : t('badEmail');
         text.err.textContent = !waiting && !text.field.value.trim() ? t('needMessage') : '';
         [email, text].forEach(function (f) {
           var isBad = !!f.err.textContent;

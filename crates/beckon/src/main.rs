@@ -184,8 +184,12 @@ fn agent_add(args: AgentAddArgs) -> anyhow::Result<()> {
         }
     };
     let password = beckon_server::beckon_domain::NewPassword::parse(&password)?;
-    if !args.email.contains('@') || args.name.trim().is_empty() {
-        anyhow::bail!("give a valid --email and a --name");
+    let email = beckon_server::beckon_domain::EmailAddress::parse(&args.email)
+        .map_err(|e| anyhow::anyhow!("--email: {e}"))?
+        .lowercased()
+        .into_string();
+    if args.name.trim().is_empty() {
+        anyhow::bail!("give the agent a --name");
     }
     let settings = Settings::load(None, DbFlag { database_url: args.database_url })
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -206,7 +210,7 @@ fn agent_add(args: AgentAddArgs) -> anyhow::Result<()> {
         let role = if args.role == "admin" { Role::Admin } else { Role::Agent };
         let new = NewAgent {
             org_id: widget.org_id,
-            email: args.email.clone(),
+            email: email.clone(),
             name: args.name.trim().to_owned(),
             password_hash: hash,
             role,
@@ -214,7 +218,7 @@ fn agent_add(args: AgentAddArgs) -> anyhow::Result<()> {
         };
         let agent = match store.create_agent(new, now).await {
             Err(StoreError::Conflict(_)) => {
-                anyhow::bail!("an agent with the email {} already exists", args.email)
+                anyhow::bail!("an agent with the email {email} already exists")
             }
             other => other?,
         };

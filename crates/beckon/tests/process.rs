@@ -164,6 +164,12 @@ fn agents_are_added_from_the_command_line() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("capacity 10"));
     let out = add("SAM@demo.beckon", "long enough pw");
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    // The same email rule as the API's and the widget's.
+    let out = add("sam@demo", "long enough pw");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--email: \"sam@demo\" is not an email address"),
+        "{out:?}"
+    );
 }
 
 #[test]

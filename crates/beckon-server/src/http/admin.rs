@@ -667,20 +667,9 @@ pub(crate) async fn hash_new_password(app: &AppState, password: NewPassword) -> 
 }
 
 fn check_email(email: &str) -> Result<String, ApiError> {
-    let email = email.trim().to_lowercase();
-    let valid = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email.split_once('@').is_some_and(|(user, host)| {
-            !user.is_empty()
-                && host.contains('.')
-                && !host.starts_with('.')
-                && !host.ends_with('.')
-                && !host.contains('@')
-        });
-    if !valid {
-        return Err(ApiError::bad_request("invalid_field", "email: not an email address (name@example.com)"));
-    }
-    Ok(email)
+    beckon_domain::EmailAddress::parse(email)
+        .map(|e| e.lowercased().into_string())
+        .map_err(|e| ApiError::bad_request("invalid_field", format!("email: {e}")))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -883,26 +883,13 @@ fn spoken(language: &Option<String>) -> &'static str {
     beckon_domain::model::LANGUAGES.iter().find(|l| **l == asked).copied().unwrap_or("en")
 }
 
-/// The address a visitor gave for answers by email, trimmed; or why it cannot be one. Only the
-/// shape is checked (one `@`, a dotted domain, no spaces or angle brackets): whether it exists
-/// is the SMTP server's to say.
+/// The address a visitor gave for answers by email, trimmed; or why it cannot be one (the shape
+/// only: whether it exists is the SMTP server's to say).
 fn reply_address(email: &str) -> Result<String, String> {
-    let email = email.trim();
-    let bad = || format!("{email:?} is not an email address");
-    if email.is_empty() {
-        return Err("the email address is required: answers are sent there".into());
-    }
-    if email.len() > 254
-        || email.chars().any(|c| c.is_whitespace() || c.is_control() || "<>,;\"\\".contains(c))
-    {
-        return Err(bad());
-    }
-    let (local, domain) = email.rsplit_once('@').ok_or_else(bad)?;
-    let labels_ok = domain.split('.').all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
-    if local.is_empty() || local.contains('@') || !domain.contains('.') || !labels_ok {
-        return Err(bad());
-    }
-    Ok(email.to_owned())
+    beckon_domain::EmailAddress::parse(email).map(|e| e.into_string()).map_err(|e| match e {
+        beckon_domain::EmailError::Missing => "the email address is required: answers are sent there".into(),
+        e => e.to_string(),
+    })
 }
 
 /// The page's context plus the pre-chat answers (displayable, and winning over page variables
