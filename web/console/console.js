@@ -20,6 +20,26 @@
   // Small DOM helpers. `h` never interprets strings as markup: children strings become text nodes.
 
   const $ = (id) => document.getElementById(id);
+  /** A form control by id (input, select or textarea): its value and disabled state. */
+  const control = (id) => /** @type {HTMLInputElement} */ (document.getElementById(id));
+  /** The elements matching `sel` under `root`, as HTML elements (their dataset, hidden…). */
+  const all = (sel, root = document) => /** @type {HTMLElement[]} */ (Array.from(root.querySelectorAll(sel)));
+  /** The first element matching `sel` under `root`, as an HTML element, or null. */
+  const one = (sel, root = document) => /** @type {HTMLElement | null} */ (root.querySelector(sel));
+  /** The element with focus, as an HTML element (its dataset), if any. */
+  const focusedElement = () => /** @type {HTMLElement | null} */ (document.activeElement);
+
+  // A failed request (HTTP or socket): what to tell the agent, and for the code that decides
+  // what to do next, the HTTP status, the server's error code, or that the server was unreachable.
+  class RequestError extends Error {
+    /** @param {string} message @param {{status?: number, code?: string, network?: boolean}} [info] */
+    constructor(message, info = {}) {
+      super(message);
+      this.status = info.status;
+      this.code = info.code;
+      this.network = !!info.network;
+    }
+  }
 
   function h(tag, props, ...children) {
     const el = document.createElement(tag);
@@ -92,6 +112,7 @@
   // HTTP API
 
   async function api(method, path, body) {
+    /** @type {RequestInit & {headers: Record<string, string>}} */
     const init = { method, credentials: 'same-origin', headers: { accept: 'application/json' } };
     if (body !== undefined) {
       init.headers['content-type'] = 'application/json';
@@ -101,9 +122,7 @@
     try {
       res = await fetch(path, init);
     } catch (_) {
-      const err = new Error('Cannot reach the server. Check your connection and try again.');
-      err.network = true;
-      throw err;
+      throw new RequestError('Cannot reach the server. Check your connection and try again.', { network: true });
     }
     let data = null;
     if (res.status !== 204) {
@@ -113,10 +132,7 @@
       const msg = data && data.error && typeof data.error.message === 'string'
         ? data.error.message
         : `The server answered ${res.status}.`;
-      const err = new Error(msg);
-      err.status = res.status;
-      err.code = data && data.error ? data.error.code : undefined;
-      throw err;
+      throw new RequestError(msg, { status: res.status, code: data && data.error ? data.error.code : undefined });
     }
     return data;
   }
@@ -293,17 +309,13 @@
   function request(frame, timeoutMs = 15000) {
     return new Promise((resolve, reject) => {
       if (!conn.ready) {
-        const err = new Error('Not connected to the server.');
-        err.code = 'disconnected';
-        reject(err);
+        reject(new RequestError('Not connected to the server.', { code: 'disconnected' }));
         return;
       }
       const rid = `r${++conn.rid}`;
       const timer = setTimeout(() => {
         conn.waiters.delete(rid);
-        const err = new Error('The server did not answer in time.');
-        err.code = 'timeout';
-        reject(err);
+        reject(new RequestError('The server did not answer in time.', { code: 'timeout' }));
       }, timeoutMs);
       conn.waiters.set(rid, { resolve, reject, timer });
       sendFrame(Object.assign({}, frame, { rid }));
@@ -313,9 +325,7 @@
   function failWaiters(code) {
     for (const [rid, w] of conn.waiters) {
       clearTimeout(w.timer);
-      const err = new Error('The connection to the server was lost.');
-      err.code = code;
-      w.reject(err);
+      w.reject(new RequestError('The connection to the server was lost.', { code }));
       conn.waiters.delete(rid);
     }
   }
@@ -361,9 +371,7 @@
       conn.waiters.delete(f.rid);
       clearTimeout(w.timer);
       if (f.type === 'error') {
-        const err = new Error(f.message || 'The server refused the request.');
-        err.code = f.code;
-        w.reject(err);
+        w.reject(new RequestError(f.message || 'The server refused the request.', { code: f.code }));
       } else {
         w.resolve(f);
       }
@@ -856,15 +864,15 @@
     el.dataset.state = s;
     $('conn-text').textContent = s === 'online' ? 'Connected' : s === 'connecting' ? 'Connecting…' : 'Reconnecting…';
     // Presence is chosen over the socket, so it can only change while connected.
-    $('presence-select').disabled = s !== 'online';
+    control('presence-select').disabled = s !== 'online';
   }
 
   function setPresence(status) {
     if (!['available', 'busy', 'away', 'offline'].includes(status)) return;
     state.presence = status;
-    const sel = $('presence-select');
+    const sel = control('presence-select');
     sel.value = status;
-    sel.closest('.presence').dataset.status = status;
+    /** @type {HTMLElement} */ (sel.closest('.presence')).dataset.status = status;
     renderOffers();
   }
 
@@ -920,8 +928,8 @@
   function renderWaiting() {
     const list = $('waiting-list');
     const me = state.agent && state.agent.id;
-    const focusedId = document.activeElement && document.activeElement.dataset
-      ? document.activeElement.dataset.takeId : undefined;
+    const active = focusedElement();
+    const focusedId = active && active.dataset ? active.dataset.takeId : undefined;
     const items = Array.from(state.waiting.values())
       .filter((c) => c.offered_agent_id !== me && !state.offers.has(c.id))
       .sort((a, b) => a.created_at - b.created_at);
@@ -1034,8 +1042,8 @@
 
   function renderConvList() {
     const list = $('conv-list');
-    const focused = document.activeElement && document.activeElement.classList.contains('conv-item')
-      ? document.activeElement.dataset.conversationId : null;
+    const active = focusedElement();
+    const focused = active && active.classList.contains('conv-item') ? active.dataset.conversationId : null;
     clear(list);
     const recs = Array.from(state.convs.values()).sort((a, b) => a.conv.created_at - b.conv.created_at);
     let open = 0;
@@ -1700,7 +1708,7 @@
     const err = $('signin-error');
     err.hidden = !message;
     err.textContent = message || '';
-    const email = $('signin-email');
+    const email = control('signin-email');
     (email.value ? $('signin-password') : email).focus();
   }
 
@@ -1740,26 +1748,26 @@
 
   $('signin-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    const email = $('signin-email').value.trim();
-    const password = $('signin-password').value;
+    const email = control('signin-email').value.trim();
+    const password = control('signin-password').value;
     const err = $('signin-error');
     if (!email || !password) {
       err.hidden = false;
       err.textContent = 'Enter your email and password.';
       return;
     }
-    const btn = $('signin-submit');
+    const btn = /** @type {HTMLButtonElement} */ ($('signin-submit'));
     btn.disabled = true;
     btn.textContent = 'Signing in…';
     try {
       const res = await api('POST', '/v1/agent/login', { email, password });
       err.hidden = true;
-      $('signin-password').value = '';
+      control('signin-password').value = '';
       startApp(res.agent);
     } catch (e) {
       err.hidden = false;
       err.textContent = e.message;
-      $('signin-password').select();
+      control('signin-password').select();
     } finally {
       btn.disabled = false;
       btn.textContent = 'Sign in';
@@ -1775,7 +1783,8 @@
     showSignIn();
   });
 
-  $('presence-select').addEventListener('change', (ev) => choosePresence(ev.target.value));
+  const presenceSelect = control('presence-select');
+  presenceSelect.addEventListener('change', () => choosePresence(presenceSelect.value));
 
   function renderSound() {
     const b = $('sound-toggle');
@@ -1792,7 +1801,7 @@
 
   $('offers-jump').addEventListener('click', () => {
     document.body.dataset.view = 'list';
-    const first = document.querySelector('#offers-list .btn--primary');
+    const first = /** @type {HTMLElement | null} */ (document.querySelector('#offers-list .btn--primary'));
     if (first) first.focus();
   });
 
@@ -1803,10 +1812,10 @@
 
   // Keep "waiting 1m 20s" on offer cards current.
   setInterval(() => {
-    for (const el of document.querySelectorAll('.offer-wait[data-since]')) {
+    for (const el of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('.offer-wait[data-since]'))) {
       el.textContent = `waiting ${fmtWaiting(Number(el.dataset.since))}`;
     }
-    for (const el of document.querySelectorAll('.ticker[data-since]')) {
+    for (const el of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('.ticker[data-since]'))) {
       el.textContent = fmtDuration(Date.now() - Number(el.dataset.since));
     }
   }, 5000);
@@ -1843,7 +1852,7 @@
 
   const hooks = { frame: [], start: [], stop: [] };
   window.BeckonConsole = {
-    h, clear, api, request, toast, announce, fmtTime, fmtDateTime, fmtWaiting, fmtDuration,
+    h, clear, api, request, toast, announce, all, one, fmtTime, fmtDateTime, fmtWaiting, fmtDuration,
     displayableContext, state, hooks, labelledField, visitorLabel,
     isConnected: () => conn.ready,
     countryName,

@@ -13,7 +13,7 @@
   'use strict';
 
   const B = window.BeckonConsole;
-  const { h, clear, api, request, toast, announce, fmtDateTime, fmtTime, fmtDuration, countryName } = B;
+  const { h, clear, api, request, toast, announce, fmtDateTime, fmtTime, fmtDuration, countryName, all, one } = B;
   const $ = (id) => document.getElementById(id);
   let me = null;
   let uid = 0;
@@ -28,12 +28,12 @@
     if (!SECTIONS.includes(name) || (name === 'admin' && (!me || me.role !== 'admin'))) name = 'chats';
     document.body.dataset.section = name;
     sessionStorage.setItem('beckon.console.section', name);
-    for (const b of document.querySelectorAll('.mainnav-item')) {
+    for (const b of all('.mainnav-item')) {
       if (b.dataset.section === name) b.setAttribute('aria-current', 'page'); else b.removeAttribute('aria-current');
     }
-    for (const el of document.querySelectorAll('#app [data-for]')) el.hidden = el.dataset.for !== name;
+    for (const el of all('#app [data-for]')) el.hidden = el.dataset.for !== name;
     // The skip link leads to the main content of the section on screen.
-    const skip = document.querySelector('.skip-link');
+    const skip = /** @type {HTMLAnchorElement | null} */ (document.querySelector('.skip-link'));
     if (skip) {
       skip.href = name === 'chats' ? '#stage' : `#view-${name}`;
       skip.textContent = name === 'chats' ? 'Skip to conversation' : 'Skip to content';
@@ -47,7 +47,7 @@
     }
   }
 
-  for (const b of document.querySelectorAll('.mainnav-item')) {
+  for (const b of all('.mainnav-item')) {
     b.addEventListener('click', () => showSection(b.dataset.section, { focus: false }));
   }
   // The "N new" pill (small screens) leads to the incoming chats, from any section.
@@ -55,7 +55,7 @@
 
   B.hooks.start.push((agent) => {
     me = agent;
-    document.querySelector('.mainnav-item[data-section="admin"]').hidden = agent.role !== 'admin';
+    one('.mainnav-item[data-section="admin"]').hidden = agent.role !== 'admin';
     live.load();
     showSection(sessionStorage.getItem('beckon.console.section') || 'chats');
   });
@@ -71,7 +71,7 @@
     if (f.type === 'welcome') {
       if (f.agent) me = Object.assign({}, me, f.agent);
       // The role may have changed since sign-in (the server reconnects a demoted admin).
-      const adminNav = document.querySelector('.mainnav-item[data-section="admin"]');
+      const adminNav = one('.mainnav-item[data-section="admin"]');
       adminNav.hidden = !me || me.role !== 'admin';
       if (adminNav.hidden && document.body.dataset.section === 'admin') showSection('chats');
       live.load(); // after a reconnect, the list may have changed while we were away
@@ -136,9 +136,10 @@
 
   // Editing a field clears the error shown for it (the rest stay until the next submit).
   $('app').addEventListener('input', (ev) => {
-    const wrap = ev.target.closest && ev.target.closest('[data-field]');
+    const target = /** @type {Element} */ (ev.target);
+    const wrap = target.closest && target.closest('[data-field]');
     if (!wrap) return;
-    const err = wrap.tagName === 'TR' ? wrap.querySelector('.field-error') : wrap.querySelector(':scope > .field-error');
+    const err = one(wrap.tagName === 'TR' ? '.field-error' : ':scope > .field-error', wrap);
     if (err) { err.hidden = true; err.textContent = ''; }
     for (const el of wrap.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
   });

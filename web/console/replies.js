@@ -122,7 +122,7 @@
       const edit = r.editable ? h('button', { type: 'button', class: 'btn btn--secondary btn--small' }, 'Edit') : null;
       const del = r.editable ? h('button', { type: 'button', class: 'btn btn--danger-outline btn--small' }, 'Delete') : null;
       if (edit) edit.addEventListener('click', () => startEdit(r));
-      if (del) del.addEventListener('click', () => remove(r, del));
+      if (del) del.addEventListener('click', () => removeReply(r, del));
       const title = h('h3', { class: 'admin-item-title' }, `/${r.shortcut}`);
       if (edit) edit.setAttribute('aria-label', `Edit /${r.shortcut}`);
       if (del) del.setAttribute('aria-label', `Delete /${r.shortcut}`);
@@ -212,9 +212,10 @@
       shortcut.focus();
     };
   }
+  /** @type {(reply: any) => void} */
   let startEdit = () => {};
 
-  async function remove(r, button) {
+  async function removeReply(r, button) {
     if (!window.confirm(`Delete the reply /${r.shortcut}?`)) return;
     button.disabled = true;
     try {

@@ -21,7 +21,7 @@
 
   const B = window.BeckonConsole;
   if (!B) return;
-  const { h, clear, api, toast, announce, fmtDateTime } = B;
+  const { h, clear, api, toast, announce, fmtDateTime, all } = B;
   const $ = (id) => document.getElementById(id);
   const SVG = 'http://www.w3.org/2000/svg';
   const SECTION_KEY = 'beckon.console.section';
@@ -231,7 +231,7 @@
     for (const b of document.querySelectorAll('.mainnav-item')) {
       if (b === navBtn) b.setAttribute('aria-current', 'page'); else b.removeAttribute('aria-current');
     }
-    for (const el of document.querySelectorAll('#app [data-for]')) el.hidden = el.dataset.for !== 'triggers';
+    for (const el of all('#app [data-for]')) el.hidden = el.dataset.for !== 'triggers';
     section.open();
   }
 
@@ -1056,7 +1056,7 @@
       }
       case 'context': {
         const name = text(s.name, 'variable name', { placeholder: 'Case Id' });
-        const ops = [['exists', 'is set']].concat(TEXT_OPS, CMP_OPS.map(([v, t]) => [v, `${CMP_SIGN[v]} (number)`]));
+        const ops = [['exists', 'is set']].concat(TEXT_OPS, CMP_OPS.map(([v]) => [v, `${CMP_SIGN[v]} (number)`]));
         const op = select(ops, s.op, 'test');
         const value = text(s.value, 'value', { class: 'trg-grow' });
         const sync = () => { value.hidden = op.value === 'exists'; };
@@ -1128,7 +1128,7 @@
         this.observer = new MutationObserver(() => this.scan());
         this.observer.observe(view, { childList: true, subtree: true });
       }
-      for (const card of view.querySelectorAll('.visitor-card[data-visitor-id]')) {
+      for (const card of all('.visitor-card[data-visitor-id]', view)) {
         const actions = card.querySelector('.visitor-actions');
         if (!actions || actions.querySelector('.trg-why-btn')) continue;
         const id = Number(card.dataset.visitorId);

@@ -27,7 +27,7 @@
     b.setAttribute('aria-pressed', on ? 'true' : 'false');
     if (on) label = b.getAttribute('data-label');
     b.addEventListener('click', function (e) {
-      var ip = e.currentTarget.getAttribute('data-ip');
+      var ip = /** @type {HTMLElement} */ (e.currentTarget).getAttribute('data-ip');
       document.cookie = COOKIE + '=' + encodeURIComponent(ip) + '; path=/; SameSite=Lax; max-age=' + (ip ? 86400 : 0);
       location.reload();
     });

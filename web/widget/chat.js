@@ -616,7 +616,7 @@
         fileUrls[a.id] = fetch(core.orgUrl + '/v1/visitor/attachments/' + encodeURIComponent(a.id), {
           headers: { Authorization: 'Bearer ' + core.token() }
         }).then(function (r) {
-          if (!r.ok) throw new Error(r.status);
+          if (!r.ok) throw new Error('HTTP ' + r.status);
           return r.arrayBuffer();
         }).then(function (b) {
           return URL.createObjectURL(new Blob([b], { type: IMAGES[a.content_type] ? a.content_type : 'application/octet-stream' }));

@@ -33,9 +33,9 @@
   var ENDED = { ended: 1, abandoned: 1 };
 
   // ---- settings from the script tag --------------------------------------------------------
-  var script = document.currentScript ||
+  var script = /** @type {HTMLScriptElement | null} */ (document.currentScript ||
     document.getElementById('Microsoft_Omnichannel_LCWidget') ||
-    document.querySelector('script[data-widget-id],script[data-app-id]');
+    document.querySelector('script[data-widget-id],script[data-app-id]'));
   var data = (script && script.dataset) || {};
   var widgetKey = data.appId || data.widgetId || '';
   var orgUrl = data.orgUrl || (script && script.src ? new URL(script.src, location.href).origin : location.origin);
@@ -438,7 +438,7 @@
     clearTimeout(reopenTimer);
     var wait = state.queue.open === false && state.queue.opens_at ? state.queue.opens_at - Date.now() : -1;
     // At opening time, offer the chat again (setTimeout can't wait longer than ~24.8 days).
-    if (wait > 0 && wait < 2147483647) reopenTimer = setTimeout(function () { state.queue = { open: true }; showOffline(false); renderLauncher(); }, wait);
+    if (wait > 0 && wait < 2147483647) reopenTimer = setTimeout(function () { state.queue = { open: true, opens_at: null }; showOffline(false); renderLauncher(); }, wait);
     if (state.queue.open !== false) showOffline(false);
     var w = f.widget || {};
     for (var k in w) if (w[k] != null) state.widget[k] = w[k];
@@ -1314,8 +1314,11 @@
     closeChat: closeChat,
     getAgentAvailability: getAgentAvailability
   };
+  /** @type {any} */
   var ms = window.Microsoft = window.Microsoft || {};
+  /** @type {any} */
   var oc = ms.Omnichannel = ms.Omnichannel || {};
+  /** @type {any} */
   var lw = oc.LiveChatWidget = oc.LiveChatWidget || {};
   lw.SDK = SDK;
 

@@ -110,3 +110,21 @@ async fn the_rules_follow_the_country_of_the_newest_connection() {
     let (_, why) = admin.get(&format!("/v1/agent/visitors/{visitor}/why")).await;
     assert_eq!(country(&why), "IN", "{why}");
 }
+
+/// The rule editor warns that country conditions never hold when the server resolves no
+/// countries: `geoip_enabled` says whether it does.
+#[tokio::test]
+async fn the_rule_editor_is_told_whether_countries_are_resolved() {
+    let enabled = |app: TestApp| async move {
+        let (status, body) = app.admin_http().await.get("/v1/admin/trigger-rules").await;
+        assert_eq!(status, 200);
+        body["geoip_enabled"].clone()
+    };
+    assert_eq!(enabled(spawn_app().await).await, false);
+    if cfg!(feature = "demo-geoip") {
+        assert_eq!(enabled(spawn_app_with(|s| s.demo = true).await).await, true);
+    }
+    if let Some(db) = geoip_database() {
+        assert_eq!(enabled(spawn_app_with(|s| s.geoip_database = Some(db)).await).await, true);
+    }
+}
