@@ -180,6 +180,7 @@ pub(crate) async fn agent_upload(
         (status = 200, description = "The file, with the type its content was found to be", content(
             (Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"),
             (Vec<u8> = "application/pdf"), (String = "text/plain"), (Vec<u8> = "application/octet-stream"))),
+        (status = 400, description = "The id is malformed (`bad_request`)", body = ErrorBody),
         (status = 401, description = "Not signed in (`unauthenticated`)", body = ErrorBody),
         (status = 404, description = "No such file, or not in a conversation this agent may read (`not_found`)", body = ErrorBody),
     )
@@ -300,6 +301,7 @@ async fn preflight(headers: HeaderMap) -> Response {
     post,
     path = "/v1/visitor/attachments",
     tag = "visitor",
+    security(("visitor_token" = [])),
     params(Upload),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes"),
     responses(
@@ -367,11 +369,13 @@ fn rate_limited(wait: std::time::Duration) -> ApiError {
     get,
     path = "/v1/visitor/attachments/{id}",
     tag = "visitor",
+    security(("visitor_token" = [])),
     params(("id" = String, Path, description = "Attachment id (32 hex digits)")),
     responses(
         (status = 200, description = "The file, with the type its content was found to be", content(
             (Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"),
             (Vec<u8> = "application/pdf"), (String = "text/plain"), (Vec<u8> = "application/octet-stream"))),
+        (status = 400, description = "The id is malformed (`bad_request`)", body = ErrorBody),
         (status = 401, description = "No visitor token, or one this server does not know (`unauthenticated`)", body = ErrorBody),
         (status = 403, description = "The page's origin may not use the visitor's widget (`origin_not_allowed`)", body = ErrorBody),
         (status = 404, description = "No such file, or not in one of this visitor's chats (`not_found`)", body = ErrorBody),

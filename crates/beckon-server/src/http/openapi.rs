@@ -27,7 +27,7 @@ pub const UNDESCRIBED_API_ROUTES: &[&str] = &["/v1/visitor/ws", "/v1/agent/ws"];
 #[openapi(
     info(
         title = "Beckon HTTP API",
-        description = "Agent sign-in, the agent's API and administration. Every answer is JSON \
+        description = "Agent sign-in, the agent's API, administration, and files in visitors' chats. Every answer is JSON \
             (except the invite funnel as CSV) and is never cached (`Cache-Control: no-store`); an \
             error is `{\"error\": {\"code\": …, \"message\": …}}`. Agents authenticate with the \
             `beckon_session` cookie that `POST /v1/agent/login` sets. The WebSocket protocols \
@@ -100,6 +100,17 @@ impl Modify for SessionCookie {
                 crate::http::agent::SESSION_COOKIE,
                 "Set by `POST /v1/agent/login` (HttpOnly, SameSite=Lax); ended by `POST /v1/agent/logout`",
             ))),
+        );
+        components.add_security_scheme(
+            "visitor_token",
+            SecurityScheme::Http(
+                utoipa::openapi::security::HttpBuilder::new()
+                    .scheme(utoipa::openapi::security::HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The visitor token the visitor WebSocket's `welcome` gives the widget (docs/protocol.md)",
+                    ))
+                    .build(),
+            ),
         );
     }
 }
