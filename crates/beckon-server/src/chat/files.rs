@@ -4,8 +4,7 @@
 
 use super::{Chat, ChatError, ChatResult};
 use beckon_domain::attachment::{Attachment, FileKind, clean_name};
-use beckon_domain::events::{Event, Topic};
-use beckon_domain::message::{NewMessage, Sender};
+use beckon_domain::message::Sender;
 use beckon_domain::{ClientMsgId, ConversationId, MessageText};
 use beckon_store::Appended;
 use rand::RngCore;
@@ -61,20 +60,7 @@ impl Chat {
         self.store.add_attachment(conversation, sender.kind, &attachment, bytes, now).await?;
         let text = MessageText::parse(&attachment.name)
             .map_err(|e| ChatError::Invalid("invalid_message", e.to_string()))?;
-        let new = NewMessage {
-            conversation_id: conversation,
-            sender,
-            text,
-            tags: vec![],
-            client_msg_id: Some(client_msg_id),
-            attachment: Some(attachment),
-        };
-        let appended = self.store.append_message(new, self.now()).await?;
-        self.publish(
-            vec![Topic::Conversation(conversation)],
-            Event::Message { message: appended.message.clone() },
-        )
-        .await;
+        let appended = self.send_new(conversation, sender, text, client_msg_id, Some(attachment)).await?;
         Ok(Ok(appended))
     }
 }
