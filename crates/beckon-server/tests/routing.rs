@@ -299,3 +299,55 @@ async fn a_closed_or_unstaffed_queue_sends_new_chats_to_its_fallback() {
     assert_eq!(welcome["queue"]["open"], false);
     assert_eq!(v3.request(json!({"type": "start_chat"})).await.unwrap()["code"], "queue_closed");
 }
+
+/// A rush: ten visitors start chats at the same moment while two agents of capacity 2 are
+/// available. Nobody is ever offered or given more chats than their capacity, no chat is offered
+/// to two agents, and a freed slot goes to a chat still waiting.
+#[tokio::test]
+async fn a_rush_of_chats_never_exceeds_any_agents_capacity() {
+    let app = spawn_app_with(without_flood_limits).await;
+    let mut ann = app.extra_agent("ann@rush.test", "Ann", 2).await;
+    let mut bob = app.extra_agent("bob@rush.test", "Bob", 2).await;
+    let state = app.app.as_ref().unwrap().state();
+    let id_of = |email: &'static str| {
+        let store = state.store.clone();
+        async move { store.agent_credentials(email).await.unwrap().unwrap().0.id }
+    };
+    let (ann_id, bob_id) = (id_of("ann@rush.test").await, id_of("bob@rush.test").await);
+
+    let mut visitors = Vec::new();
+    for _ in 0..10 {
+        visitors.push(app.new_visitor().await.0);
+    }
+    let started =
+        futures_util::future::join_all(visitors.iter_mut().map(|v| v.request(json!({"type": "start_chat"}))))
+            .await;
+    assert!(started.iter().all(|s| s.as_ref().is_ok_and(|f| f["type"] == "chat")), "{started:?}");
+
+    // Two offers each, no more, and never the same chat twice.
+    let mut offered = std::collections::HashSet::new();
+    let mut anns = Vec::new();
+    for (i, agent) in [&mut ann, &mut bob].into_iter().enumerate() {
+        for _ in 0..2 {
+            let offer = agent.expect("offer").await.unwrap();
+            let id = offer["conversation"]["id"].as_i64().unwrap();
+            assert!(offered.insert(id), "offered twice: {offer}");
+            if i == 0 {
+                anns.push(id);
+            }
+        }
+    }
+    let loads = state.store.agent_loads(&[ann_id, bob_id]).await.unwrap();
+    assert_eq!((loads[&ann_id], loads[&bob_id]), (2, 2));
+
+    // Ann accepts one and ends it: her freed slot goes to a chat that was still waiting.
+    let mine = anns[0];
+    let accepted = ann.request(json!({"type": "accept", "conversation_id": mine})).await.unwrap();
+    assert_ne!(accepted["type"], "error", "{accepted}");
+    let ended = ann.request(json!({"type": "end", "conversation_id": mine})).await.unwrap();
+    assert_ne!(ended["type"], "error", "{ended}");
+    let next = ann.wait_for("a new offer", |f| f["type"] == "offer").await.unwrap();
+    assert!(offered.insert(next["conversation"]["id"].as_i64().unwrap()), "a chat offered again: {next}");
+    let loads = state.store.agent_loads(&[ann_id, bob_id]).await.unwrap();
+    assert_eq!((loads[&ann_id], loads[&bob_id]), (2, 2));
+}
