@@ -56,6 +56,15 @@ test('visitor and agent send each other files; images are previewed, others down
   expect(download.suggestedFilename()).toBe('return-label.pdf');
   expect(fs.readFileSync(await download.path()).equals(PDF)).toBe(true);
 
+  // A file dropped on the chat window is sent too.
+  const dropped = await page.evaluateHandle(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(['sku,qty\nLAMP-2,1\n'], 'order.csv', { type: 'text/csv' }));
+    return dt;
+  });
+  await w.window.dispatchEvent('drop', { dataTransfer: dropped });
+  await expect(con.locator('.msg--visitor .file-name', { hasText: 'order.csv' })).toBeVisible();
+
   // A program named like a picture: refused, with the reason where the file would have been.
   await page.locator('beckon-widget input[type=file]').setInputFiles({ name: 'cute-cat.png', mimeType: 'image/png', buffer: EXE });
   await expect(w.log.locator('.msg.failed')).toContainText('This kind of file cannot be sent');
@@ -64,7 +73,7 @@ test('visitor and agent send each other files; images are previewed, others down
   expect(err.detail.errorCode).toBe(9);
   expect(err.detail.errorDescription).toContain('cannot be sent');
   // The agent never saw it.
-  await expect(con.locator('.msg--visitor .file-name')).toHaveCount(1);
+  await expect(con.locator('.msg--visitor .file-name')).toHaveCount(2);
   expect((await lcwEvents(page, 'error')).length).toBe(1);
   expect(errors).toEqual([]);
   await ctx.close();

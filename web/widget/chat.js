@@ -380,6 +380,14 @@
         var f = e.clipboardData && e.clipboardData.files;
         if (f && f.length) { e.preventDefault(); sendFiles(f); }
       });
+      // A file dropped on the chat window is sent too (while a chat is open).
+      win.addEventListener('dragover', function (e) {
+        if (!clip.disabled && e.dataTransfer && Array.prototype.indexOf.call(e.dataTransfer.types, 'Files') >= 0) e.preventDefault();
+      });
+      win.addEventListener('drop', function (e) {
+        var f = e.dataTransfer && e.dataTransfer.files;
+        if (!clip.disabled && f && f.length) { e.preventDefault(); sendFiles(f); }
+      });
       add(composer, el('label', { 'class': 'sr', 'for': 'bk-input' }, t('typeLabel')), picker, clip, input, sendBtn);
       composer.addEventListener('submit', function (e) {
         e.preventDefault();

@@ -243,6 +243,30 @@ async fn files_are_judged_by_content_and_bounded() {
     assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "too_many_files"));
 }
 
+/// A phone photo is several megabytes: the default limit (10 MiB) takes it whole, beyond any
+/// framework default, and one byte over the limit is refused.
+#[tokio::test]
+async fn files_up_to_the_default_limit_are_taken_whole() {
+    let app = spawn_app().await;
+    let v = visitor_in_chat(&app).await;
+    let max = beckon_server::config::LimitSettings::default().attachment_max_bytes;
+    let photo = [PNG, &vec![7u8; max - PNG.len()][..]].concat();
+    let (status, body, _) = visitor_upload(&app, &v.token, "photo.png", "big1", &photo, None).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["message"]["attachment"]["size"], max);
+    let id = body["message"]["attachment"]["id"].as_str().unwrap().to_owned();
+    let res = reqwest::Client::new()
+        .get(app.http(&format!("/v1/visitor/attachments/{id}")))
+        .header("authorization", format!("Bearer {}", v.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.bytes().await.unwrap().len(), max);
+    let over = [&photo[..], b"!"].concat();
+    let (status, body, _) = visitor_upload(&app, &v.token, "photo.png", "big2", &over, None).await;
+    assert_eq!((status, code(&body)), (StatusCode::PAYLOAD_TOO_LARGE, "file_too_large"));
+}
+
 #[tokio::test]
 async fn a_visitor_uploading_fast_is_slowed_down_and_recovers_with_time() {
     let app = spawn_app_with(|s| s.limits.attachments_per_visitor_per_minute = 3).await;
