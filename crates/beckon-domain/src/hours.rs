@@ -78,7 +78,8 @@ fn minutes(hhmm: &str) -> Option<i32> {
 
 impl OperatingHours {
     pub fn validate(&self) -> Result<(), HoursError> {
-        TimeZone::get(&self.time_zone).map_err(|_| HoursError::TimeZone(self.time_zone.clone()))?;
+        crate::time_zone::TimeZoneName::parse(&self.time_zone)
+            .map_err(|_| HoursError::TimeZone(self.time_zone.clone()))?;
         if self.weekly.len() > 50 {
             return Err(HoursError::TooMany);
         }

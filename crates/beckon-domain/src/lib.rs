@@ -19,6 +19,7 @@ pub mod model;
 pub mod password;
 pub mod presence;
 pub mod routing;
+pub mod time_zone;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use context::{Context, ContextError, ContextValue, ContextVar};

@@ -383,59 +383,8 @@ impl fmt::Display for UtmParam {
     }
 }
 
-/// An IANA time zone (`Europe/Paris`), resolved against the tz database bundled in the binary, so
-/// a server without system tzdata still knows every zone and its daylight-saving rules.
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct TimeZoneName {
-    name: Box<str>,
-    tz: TimeZone,
-}
-
-impl TimeZoneName {
-    pub fn parse(s: &str) -> Result<Self, FieldError> {
-        let name = s.trim();
-        let tz = TimeZone::get(name).map_err(|_| {
-            FieldError::new(format!(
-                "unknown time zone {name:?}; use an IANA name such as \"Europe/Paris\" or \"UTC\""
-            ))
-        })?;
-        Ok(Self { name: name.into(), tz })
-    }
-    pub fn as_str(&self) -> &str {
-        &self.name
-    }
-    pub fn time_zone(&self) -> &TimeZone {
-        &self.tz
-    }
-}
-impl PartialEq for TimeZoneName {
-    fn eq(&self, other: &Self) -> bool {
-        self.name == other.name
-    }
-}
-impl Eq for TimeZoneName {}
-impl fmt::Debug for TimeZoneName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TimeZoneName({:?})", self.name)
-    }
-}
-impl fmt::Display for TimeZoneName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name)
-    }
-}
-impl TryFrom<String> for TimeZoneName {
-    type Error = FieldError;
-    fn try_from(s: String) -> Result<Self, FieldError> {
-        Self::parse(&s)
-    }
-}
-impl From<TimeZoneName> for String {
-    fn from(t: TimeZoneName) -> String {
-        t.name.into()
-    }
-}
+/// An IANA time zone: the one type every part of Beckon uses (`beckon_domain::time_zone`).
+pub use beckon_domain::time_zone::TimeZoneName;
 
 /// A local time of day `HH:MM`, held as minutes since midnight; `24:00` (1440) is the end of a day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -663,7 +612,7 @@ mod tests {
         assert!(Weekdays::try_from(vec!["funday".to_owned()]).is_err());
         assert_eq!(Weekdays::try_from(vec![]).unwrap(), Weekdays::ALL);
         assert!(TimeZoneName::parse("Europe/Paris").is_ok());
-        assert!(TimeZoneName::parse("Mars/Olympus").unwrap_err().0.contains("IANA"));
+        assert!(TimeZoneName::parse("Mars/Olympus").unwrap_err().to_string().contains("IANA"));
         let i = Instant::parse("2019-01-01T00:00:00Z").unwrap();
         assert_eq!(i.millis(), 1_546_300_800_000);
         assert!(Instant::parse("01 Jan 2019").is_err());

@@ -59,9 +59,9 @@ pub(crate) async fn transcript(
 ) -> Result<Response, ApiError> {
     let tz = match zone.tz.as_deref() {
         None | Some("") => jiff::tz::TimeZone::UTC,
-        Some(name) => jiff::tz::TimeZone::get(name).map_err(|_| {
-            ApiError::bad_request("invalid_field", format!("tz: {name:?} is not a time zone"))
-        })?,
+        Some(name) => beckon_domain::time_zone::TimeZoneName::parse(name)
+            .map(|z| z.time_zone().clone())
+            .map_err(|e| ApiError::bad_request("invalid_field", format!("tz: {e}")))?,
     };
     let c = readable(&app, &agent, id).await?;
     let messages = app.store.messages_after(c.id, 0, MAX_MESSAGES).await?;

@@ -678,8 +678,8 @@ impl VisitorSession {
                 let email = reply_address(&email).map_err(|m| ChatError::Invalid("invalid_email", m))?;
                 let tz = tz
                     .as_deref()
-                    .and_then(|name| jiff::tz::TimeZone::get(name).ok())
-                    .unwrap_or(jiff::tz::TimeZone::UTC);
+                    .and_then(|name| beckon_domain::time_zone::TimeZoneName::parse(name).ok())
+                    .map_or(jiff::tz::TimeZone::UTC, |z| z.time_zone().clone());
                 let widget = self.ready.as_ref().expect("after hello").widget.clone();
                 let title = widget.settings.title.clone();
                 self.app.chat.email_transcript(conversation_id, visitor, &email, &tz, &title).await?;
