@@ -102,8 +102,7 @@ pub struct LiveVisitor {
 pub struct InviteStatus {
     pub invite_id: String,
     pub source: String,
-    /// `offered`, `shown`, `accepted`, `declined`, `expired` or `suppressed`.
-    pub outcome: String,
+    pub outcome: crate::invite::InviteOutcome,
     pub at: Timestamp,
 }
 

@@ -14,6 +14,7 @@ pub mod email;
 pub mod events;
 pub mod hours;
 pub mod ids;
+pub mod invite;
 pub mod message;
 pub mod model;
 pub mod password;

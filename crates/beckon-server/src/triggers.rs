@@ -20,6 +20,7 @@ use crate::hub::{Hub, Registration};
 use crate::timers::{Schedule, Timers};
 use crate::visitor_auth::Identity;
 use beckon_domain::events::{Event, Invite, Topic};
+use beckon_domain::invite::InviteOutcome;
 use beckon_domain::model::{PageView, Visit, Widget};
 use beckon_domain::{AgentId, Context, OrgId, QueueId, Timestamp, VisitorId, WidgetId};
 use beckon_store::{NewInviteEvent, Store, StoreError};
@@ -519,7 +520,13 @@ impl Triggers {
     }
 
     /// The widget reported what became of an invite (a rule's, an agent's or the page's own).
-    pub async fn invite_outcome(&self, visitor: VisitorId, invite_id: &str, source: &str, outcome: &str) {
+    pub async fn invite_outcome(
+        &self,
+        visitor: VisitorId,
+        invite_id: &str,
+        source: &str,
+        outcome: InviteOutcome,
+    ) {
         let now = self.now();
         let rule = source.strip_prefix("rule:").and_then(|r| r.parse::<i64>().ok()).map(RuleId);
         {
@@ -527,7 +534,7 @@ impl Triggers {
             let Some(t) = all.get_mut(&visitor) else { return };
             let same = t.showing.as_ref().is_some_and(|(id, _, _)| id == invite_id);
             match outcome {
-                "shown" => {
+                InviteOutcome::Shown => {
                     record_shown(&mut t.history, rule, now);
                     if !same {
                         t.showing = Some((
@@ -537,7 +544,7 @@ impl Triggers {
                         ));
                     }
                 }
-                "declined" => {
+                InviteOutcome::Declined => {
                     // Also in memory at once: the evaluation below must see it even if the
                     // store is unavailable.
                     t.history.record_dismissed(rule, now);
@@ -545,13 +552,15 @@ impl Triggers {
                         t.showing = None;
                     }
                 }
-                "accepted" | "expired" | "suppressed" if same => t.showing = None,
+                InviteOutcome::Accepted | InviteOutcome::Expired | InviteOutcome::Suppressed if same => {
+                    t.showing = None
+                }
                 _ => {}
             }
             t.facts.invite_showing = t.showing.is_some();
         }
         match outcome {
-            "shown" => {
+            InviteOutcome::Shown => {
                 self.update_history(visitor, |h| record_shown(h, rule, now)).await;
                 // An invite this node did not claim (an agent's, the page's own) holds the
                 // visitor's screen for the cluster too.
@@ -560,10 +569,10 @@ impl Triggers {
                     tracing::error!(error = %e, "claiming a shown invite failed");
                 }
             }
-            "declined" => self.update_history(visitor, |h| h.record_dismissed(rule, now)).await,
+            InviteOutcome::Declined => self.update_history(visitor, |h| h.record_dismissed(rule, now)).await,
             _ => {}
         }
-        if matches!(outcome, "accepted" | "declined" | "expired" | "suppressed")
+        if outcome.is_over()
             && let Err(e) = self.store.release_invite(visitor, Some(invite_id)).await
         {
             tracing::error!(error = %e, "releasing an invite failed");
@@ -724,7 +733,7 @@ impl Triggers {
                     visitor_id: visitor,
                     invite_id: format!("rule{}-p{}", rule.0, now.0),
                     source: format!("rule:{}", rule.0),
-                    outcome: "suppressed".into(),
+                    outcome: InviteOutcome::Suppressed,
                     reason: Some(code.into()),
                     message: name,
                 };

@@ -55,7 +55,7 @@ async fn an_invite_from_a_trigger_rule_is_named_after_the_rule() {
         visitor_id,
         invite_id: "srv-1".into(),
         source: "rule:5".into(),
-        outcome: "offered".into(),
+        outcome: beckon_domain::invite::InviteOutcome::Offered,
         reason: None,
         message: "About your case?".into(),
     };

@@ -897,7 +897,7 @@ impl Store for PgStore {
 
     async fn record_invite_event(&self, ev: NewInviteEvent, now: Timestamp) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let is_final = matches!(ev.outcome.as_str(), "accepted" | "declined" | "expired");
+        let is_final = ev.outcome.is_final();
         if is_final {
             // "One final outcome per invite" reads before it writes: two final outcomes of one
             // visitor's invite (from two nodes) take turns, the second seeing the first.
@@ -920,7 +920,7 @@ impl Store for PgStore {
         .bind(ev.visitor_id.0)
         .bind(&ev.invite_id)
         .bind(&ev.source)
-        .bind(&ev.outcome)
+        .bind(ev.outcome.as_str())
         .bind(ev.reason.as_deref())
         .bind(&ev.message)
         .bind(now.0)
@@ -946,7 +946,7 @@ impl Store for PgStore {
                 visitor_id: VisitorId(r.try_get("visitor_id")?),
                 invite_id: r.try_get("invite_id")?,
                 source: r.try_get("source")?,
-                outcome: r.try_get("outcome")?,
+                outcome: invite_outcome(r.try_get("outcome")?)?,
                 reason: r.try_get("reason")?,
                 message: r.try_get("message")?,
                 created_at: Timestamp(r.try_get("created_at")?),

@@ -1404,7 +1404,7 @@ impl Store for SqliteStore {
         .bind(ev.visitor_id.0)
         .bind(&ev.invite_id)
         .bind(&ev.source)
-        .bind(&ev.outcome)
+        .bind(ev.outcome.as_str())
         .bind(ev.reason.as_deref())
         .bind(&ev.message)
         .bind(now.0)
@@ -1428,7 +1428,7 @@ impl Store for SqliteStore {
                 visitor_id: VisitorId(r.try_get("visitor_id")?),
                 invite_id: r.try_get("invite_id")?,
                 source: r.try_get("source")?,
-                outcome: r.try_get("outcome")?,
+                outcome: invite_outcome(r.try_get("outcome")?)?,
                 reason: r.try_get("reason")?,
                 message: r.try_get("message")?,
                 created_at: Timestamp(r.try_get("created_at")?),

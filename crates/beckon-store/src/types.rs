@@ -84,7 +84,7 @@ pub struct NewInviteEvent {
     pub visitor_id: VisitorId,
     pub invite_id: String,
     pub source: String,
-    pub outcome: String,
+    pub outcome: beckon_domain::invite::InviteOutcome,
     pub reason: Option<String>,
     pub message: String,
 }
@@ -94,7 +94,7 @@ pub struct InviteEvent {
     pub visitor_id: VisitorId,
     pub invite_id: String,
     pub source: String,
-    pub outcome: String,
+    pub outcome: beckon_domain::invite::InviteOutcome,
     pub reason: Option<String>,
     pub message: String,
     pub created_at: Timestamp,
@@ -242,4 +242,12 @@ pub(crate) fn attachment_from_json(
             serde_json::from_str(&a).map_err(|_| crate::StoreError::Corrupt("message.attachment".into()))
         })
         .transpose()
+}
+
+/// The `invite_event.outcome` column read back.
+pub(crate) fn invite_outcome(
+    column: String,
+) -> Result<beckon_domain::invite::InviteOutcome, crate::StoreError> {
+    beckon_domain::invite::InviteOutcome::parse(&column)
+        .ok_or_else(|| crate::StoreError::Corrupt("invite_event.outcome".into()))
 }

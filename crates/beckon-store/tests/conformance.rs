@@ -137,6 +137,7 @@ impl World {
             .unwrap()
     }
 }
+use beckon_domain::invite::InviteOutcome;
 use beckon_domain::model::Conversation;
 
 fn msg(c: ConversationId, text: &str, client: Option<&str>) -> NewMessage {
@@ -613,7 +614,7 @@ async fn invite_events_are_idempotent(w: World) {
         visitor_id: v,
         invite_id: "inv-1".into(),
         source: "sdk".into(),
-        outcome: outcome.into(),
+        outcome: InviteOutcome::parse(outcome).unwrap(),
         reason: None,
         message: "Hi!".into(),
     };
@@ -765,7 +766,7 @@ async fn the_invite_funnel_counts_outcomes_and_resulting_chats(w: World) {
                 visitor_id: visitor,
                 invite_id: id.into(),
                 source: source.into(),
-                outcome: outcome.into(),
+                outcome: InviteOutcome::parse(outcome).unwrap(),
                 reason: reason.map(str::to_owned),
                 message: "Hi".into(),
             };
@@ -966,7 +967,7 @@ async fn a_proactive_conversation_knows_its_invite(w: World) {
             visitor_id: v,
             invite_id: "inv-1".into(),
             source: "rule:3".into(),
-            outcome: outcome.into(),
+            outcome: InviteOutcome::parse(outcome).unwrap(),
             reason: None,
             message: "Need help?".into(),
         };
@@ -1031,7 +1032,7 @@ async fn invites_are_claimed_once_per_visitor_and_paced_for_the_cluster(w: World
         visitor_id: visitor,
         invite_id: id.into(),
         source: source.into(),
-        outcome: "offered".into(),
+        outcome: InviteOutcome::Offered,
         reason: None,
         message: "Hi".into(),
     };

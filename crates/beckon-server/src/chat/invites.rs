@@ -39,7 +39,7 @@ impl Chat {
             visitor_id: visitor,
             invite_id: invite.invite_id.clone(),
             source: invite.source.clone(),
-            outcome: "offered".into(),
+            outcome: beckon_domain::invite::InviteOutcome::Offered,
             reason: None,
             message: invite.message.clone(),
         };

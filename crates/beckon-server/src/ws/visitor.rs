@@ -31,7 +31,6 @@ const MAX_URL: usize = 2_048;
 const MAX_TITLE: usize = 512;
 const MAX_INVITE_MESSAGE: usize = 4_000;
 const MAX_EVENT_NAME: usize = 100;
-const INVITE_OUTCOMES: [&str; 5] = ["shown", "accepted", "declined", "expired", "suppressed"];
 /// Invites the server sent that a session remembers (to know the source of their outcomes):
 /// an invite is on screen for a minute at most, so a few suffice.
 const ISSUED_INVITES_KEPT: usize = 16;
@@ -794,9 +793,10 @@ impl VisitorSession {
                     Some((_, issued)) => issued.clone(),
                     None => source,
                 };
+                let outcome = beckon_domain::invite::InviteOutcome::reported_by_widget(&outcome);
                 if ClientMsgId::parse(&invite_id).is_err()
                     || !(source == "sdk" || issued.is_some())
-                    || !INVITE_OUTCOMES.contains(&outcome.as_str())
+                    || outcome.is_none()
                     || message.chars().count() > MAX_INVITE_MESSAGE
                     || reason.as_ref().is_some_and(|r| r.len() > 64)
                 {
@@ -805,11 +805,12 @@ impl VisitorSession {
                         "invite needs invite_id (1–64 visible ASCII), source \"sdk\", a known outcome, a message ≤ 4,000 characters".into(),
                     ));
                 }
+                let Some(outcome) = outcome else { return Ok(()) };
                 self.spend_chat_budget(visitor)?;
                 let status = InviteStatus {
                     invite_id: invite_id.clone(),
                     source: source.clone(),
-                    outcome: outcome.clone(),
+                    outcome,
                     at: self.now(),
                 };
                 let ev = NewInviteEvent {
@@ -822,10 +823,10 @@ impl VisitorSession {
                     reason,
                     message,
                 };
-                let (id, source, outcome) = (ev.invite_id.clone(), ev.source.clone(), ev.outcome.clone());
+                let (id, source, outcome) = (ev.invite_id.clone(), ev.source.clone(), ev.outcome);
                 self.app.store.record_invite_event(ev, self.now()).await?;
                 self.app.live.set_invite(visitor, status).await;
-                self.app.triggers.invite_outcome(visitor, &id, &source, &outcome).await;
+                self.app.triggers.invite_outcome(visitor, &id, &source, outcome).await;
                 out.send(&Out::Ok, rid);
             }
             VisitorIn::Activity { visible } => {
@@ -1038,7 +1039,7 @@ impl Handler for VisitorSession {
                     let status = InviteStatus {
                         invite_id: invite.invite_id.clone(),
                         source: invite.source.clone(),
-                        outcome: "offered".into(),
+                        outcome: beckon_domain::invite::InviteOutcome::Offered,
                         at: self.app.clock.now(),
                     };
                     self.app.live.set_invite(ready.visitor.id, status).await;
